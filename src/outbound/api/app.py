@@ -1,0 +1,68 @@
+"""The FastAPI application: REST API under /api/v1, OpenAPI at /docs."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+from fastapi import APIRouter, FastAPI
+
+from outbound.api import errors
+from outbound.api.routes_contacts import router as contacts_router
+from outbound.api.routes_enrollments import router as enrollments_router
+from outbound.api.routes_integration import router as integration_router
+from outbound.api.routes_sequences import router as sequences_router
+from outbound.api.routes_team import router as team_router
+from outbound.crypto import SecretBox
+from outbound.settings import Settings
+from outbound.store.db import Database
+
+
+def create_app(
+    settings: Settings | None = None, db: Database | None = None, run_worker: bool = False
+) -> FastAPI:
+    settings = settings or Settings()
+    db = db or Database(settings.resolved_database_url)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        task = None
+        if run_worker:
+            # The embedded default: one process serves the API and runs the sync worker.
+            from outbound.sync.worker import Worker
+
+            worker = Worker(db, settings)
+            task = asyncio.create_task(worker.run())
+        yield
+        if task is not None:
+            worker.stop()
+            await task
+
+    app = FastAPI(
+        title="Outbound",
+        version="0.1.0",
+        description="Recruiting outreach that keeps your ATS true.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.db = db
+    app.state.box = SecretBox(settings.fernet_key)
+    errors.install(app)
+
+    api = APIRouter(prefix="/api/v1")
+    for router in (
+        team_router,
+        sequences_router,
+        contacts_router,
+        enrollments_router,
+        integration_router,
+    ):
+        api.include_router(router)
+    app.include_router(api)
+
+    @app.get("/healthz", tags=["ops"])
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app

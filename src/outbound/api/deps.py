@@ -1,0 +1,59 @@
+"""FastAPI dependencies: the database session (one transaction per request) and the caller."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.orm import Session
+
+from outbound.crypto import SecretBox
+from outbound.service.accounts import authenticate
+from outbound.service.caller import Caller
+from outbound.settings import Settings
+from outbound.store.db import Database
+
+bearer = HTTPBearer(auto_error=False, description="Your API token: `outbound user create` prints one")
+
+
+def get_db(request: Request) -> Database:
+    db: Database = request.app.state.db
+    return db
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_box(request: Request) -> SecretBox:
+    box: SecretBox = request.app.state.box
+    return box
+
+
+def get_session(db: Annotated[Database, Depends(get_db)]) -> Iterator[Session]:
+    """One unit of work per request: the change and the jobs it causes commit together."""
+    with db.session() as session:
+        yield session
+
+
+def get_caller(
+    db: Annotated[Database, Depends(get_db)],
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> Caller:
+    if credentials is None or not credentials.credentials:
+        raise HTTPException(401, "missing API token", headers={"WWW-Authenticate": "Bearer"})
+    with db.session() as session:
+        caller = authenticate(session, credentials.credentials)
+    if caller is None:
+        raise HTTPException(401, "invalid API token", headers={"WWW-Authenticate": "Bearer"})
+    return caller
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+CallerDep = Annotated[Caller, Depends(get_caller)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+BoxDep = Annotated[SecretBox, Depends(get_box)]
+DbDep = Annotated[Database, Depends(get_db)]

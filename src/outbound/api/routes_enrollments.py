@@ -1,0 +1,141 @@
+"""Contacts in sequences: bulk add, events, sentiment, errors, resync, import, timeline."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Query
+from sqlalchemy import select
+
+from outbound.api.deps import CallerDep, SessionDep
+from outbound.api.schemas import (
+    BatchProgress,
+    ContactOut,
+    EnrollIn,
+    EnrollmentOut,
+    EnrollResult,
+    EventIn,
+    EventOut,
+    ImportIn,
+    ImportOut,
+    ResyncIn,
+    ResyncOut,
+    SentimentIn,
+    TimelineEntry,
+)
+from outbound.service import enrollments, imports
+from outbound.service.contacts import get_contact
+from outbound.store.models import Contact, Enrollment, SyncCall
+
+router = APIRouter(tags=["enrollments"])
+
+
+def enrollment_out(enrollment: Enrollment, contact: Contact) -> EnrollmentOut:
+    return EnrollmentOut(
+        id=enrollment.id,
+        sequence_id=enrollment.sequence_id,
+        contact=ContactOut.model_validate(contact),
+        state=enrollment.state,
+        sentiment=enrollment.sentiment,
+        sync_state=enrollment.sync_state,
+        error_code=enrollment.error_code,
+        error_message=enrollment.error_message,
+        ats_record_id=enrollment.ats_record_id,
+        sync_snapshot=_public_snapshot(enrollment.sync_snapshot),
+        added_at=enrollment.added_at,
+    )
+
+
+def _public_snapshot(snapshot: dict[str, object] | None) -> dict[str, object] | None:
+    if snapshot is None:
+        return None
+    return {k: v for k, v in snapshot.items() if k != "connection_id"}
+
+
+@router.post("/sequences/{sequence_id}/contacts", response_model=EnrollResult, status_code=201)
+def add_contacts(sequence_id: int, body: EnrollIn, session: SessionDep, caller: CallerDep) -> object:
+    result = enrollments.add_contacts(
+        session, caller, sequence_id, [c.model_dump() for c in body.contacts]
+    )
+    return EnrollResult(**result.__dict__)
+
+
+@router.get("/sequences/{sequence_id}/contacts", response_model=list[EnrollmentOut])
+def list_enrollments(
+    sequence_id: int,
+    session: SessionDep,
+    caller: CallerDep,
+    needs_attention: bool = False,
+    limit: int = Query(100, ge=1, le=1000),
+    offset: int = Query(0, ge=0),
+) -> object:
+    rows = enrollments.list_enrollments(
+        session, caller, sequence_id, needs_attention, limit, offset
+    )
+    return [enrollment_out(e, c) for e, c in rows]
+
+
+@router.get("/enrollments/{enrollment_id}", response_model=EnrollmentOut)
+def get_enrollment(enrollment_id: int, session: SessionDep, caller: CallerDep) -> object:
+    e = enrollments.get_enrollment(session, caller, enrollment_id)
+    return enrollment_out(e, get_contact(session, caller, e.contact_id))
+
+
+@router.delete("/enrollments/{enrollment_id}", status_code=204)
+def remove_enrollment(enrollment_id: int, session: SessionDep, caller: CallerDep) -> None:
+    enrollments.remove_enrollment(session, caller, enrollment_id)
+
+
+@router.post("/enrollments/{enrollment_id}/clear-error", response_model=EnrollmentOut)
+def clear_error(enrollment_id: int, session: SessionDep, caller: CallerDep) -> object:
+    e = enrollments.clear_error(session, caller, enrollment_id)
+    return enrollment_out(e, get_contact(session, caller, e.contact_id))
+
+
+@router.post("/enrollments/{enrollment_id}/sentiment", response_model=EnrollmentOut)
+def set_sentiment(
+    enrollment_id: int, body: SentimentIn, session: SessionDep, caller: CallerDep
+) -> object:
+    e = enrollments.set_sentiment(session, caller, enrollment_id, body.sentiment)
+    return enrollment_out(e, get_contact(session, caller, e.contact_id))
+
+
+@router.post("/enrollments/{enrollment_id}/events", response_model=EventOut, status_code=201)
+def record_event(
+    enrollment_id: int, body: EventIn, session: SessionDep, caller: CallerDep
+) -> object:
+    """Record an email event (the mail pipeline's entry point; also for external senders)."""
+    e = enrollments.get_enrollment(session, caller, enrollment_id)
+    return enrollments.record_event(
+        session, e, body.kind, subject=body.subject, body=body.body, occurred_at=body.occurred_at
+    )
+
+
+@router.get("/enrollments/{enrollment_id}/timeline", response_model=list[TimelineEntry])
+def timeline(enrollment_id: int, session: SessionDep, caller: CallerDep) -> object:
+    """Every ATS call made for this contact, when, with what result."""
+    e = enrollments.get_enrollment(session, caller, enrollment_id)
+    return list(
+        session.scalars(
+            select(SyncCall).where(SyncCall.contact_id == e.contact_id).order_by(SyncCall.id)
+        )
+    )
+
+
+@router.post("/sequences/{sequence_id}/resync", response_model=ResyncOut, status_code=202)
+def resync(sequence_id: int, body: ResyncIn, session: SessionDep, caller: CallerDep) -> object:
+    batch_id, queued, skipped = enrollments.resync(session, caller, sequence_id, body.enrollment_ids)
+    return ResyncOut(batch_id=batch_id, queued=queued, skipped_already_synced=skipped)
+
+
+@router.get("/sync-batches/{batch_id}", response_model=BatchProgress)
+def batch_progress(batch_id: str, session: SessionDep, caller: CallerDep) -> object:
+    return enrollments.batch_progress(session, caller, batch_id)
+
+
+@router.post("/sequences/{sequence_id}/imports", response_model=ImportOut, status_code=202)
+def start_import(sequence_id: int, body: ImportIn, session: SessionDep, caller: CallerDep) -> object:
+    return imports.start_import(session, caller, sequence_id, body.list_id)
+
+
+@router.get("/imports/{import_id}", response_model=ImportOut)
+def get_import(import_id: int, session: SessionDep, caller: CallerDep) -> object:
+    return imports.get_import(session, caller, import_id)

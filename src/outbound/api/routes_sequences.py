@@ -1,0 +1,47 @@
+"""Sequences, their steps and their Syncing tab."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from outbound.api.deps import CallerDep, SessionDep
+from outbound.api.schemas import SequenceIn, SequenceOut, SequencePatch
+from outbound.service import sequences
+from outbound.service.sequences import StepInput
+
+router = APIRouter(tags=["sequences"])
+
+
+@router.get("/sequences", response_model=list[SequenceOut])
+def list_sequences(session: SessionDep, caller: CallerDep) -> object:
+    return sequences.list_sequences(session, caller)
+
+
+@router.post("/sequences", response_model=SequenceOut, status_code=201)
+def create_sequence(body: SequenceIn, session: SessionDep, caller: CallerDep) -> object:
+    steps = [StepInput(s.subject, s.body, s.delay_days) for s in body.steps]
+    return sequences.create_sequence(
+        session, caller, body.name, steps, body.sync.model_dump(exclude_unset=True), body.owner_id
+    )
+
+
+@router.get("/sequences/{sequence_id}", response_model=SequenceOut)
+def get_sequence(sequence_id: int, session: SessionDep, caller: CallerDep) -> object:
+    return sequences.get_sequence(session, caller, sequence_id)
+
+
+@router.patch("/sequences/{sequence_id}", response_model=SequenceOut)
+def patch_sequence(
+    sequence_id: int, body: SequencePatch, session: SessionDep, caller: CallerDep
+) -> object:
+    steps = (
+        None if body.steps is None else [StepInput(s.subject, s.body, s.delay_days) for s in body.steps]
+    )
+    return sequences.update_sequence(
+        session, caller, sequence_id, body.name, steps, body.sync.model_dump(exclude_unset=True)
+    )
+
+
+@router.delete("/sequences/{sequence_id}", status_code=204)
+def delete_sequence(sequence_id: int, session: SessionDep, caller: CallerDep) -> None:
+    sequences.delete_sequence(session, caller, sequence_id)

@@ -1,0 +1,45 @@
+"""Me and teammates."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from outbound.api.deps import CallerDep, SessionDep
+from outbound.api.schemas import UserCreated, UserIn, UserOut, UserPatch
+from outbound.service import accounts
+
+router = APIRouter(tags=["team"])
+
+
+@router.get("/me", response_model=UserOut)
+def me(session: SessionDep, caller: CallerDep) -> object:
+    return accounts.get_user(session, caller, caller.user_id)
+
+
+@router.get("/users", response_model=list[UserOut])
+def list_users(session: SessionDep, caller: CallerDep) -> object:
+    return accounts.list_users(session, caller)
+
+
+@router.post("/users", response_model=UserCreated, status_code=201)
+def add_user(body: UserIn, session: SessionDep, caller: CallerDep) -> object:
+    user, token = accounts.add_teammate(
+        session, caller, body.email, body.name, body.role, body.group_name
+    )
+    return UserCreated(
+        id=user.id, email=user.email, name=user.name, role=user.role,
+        group_name=user.group_name, api_token=token,
+    )
+
+
+@router.patch("/users/{user_id}", response_model=UserOut)
+def patch_user(user_id: int, body: UserPatch, session: SessionDep, caller: CallerDep) -> object:
+    group = body.group_name if "group_name" in body.model_fields_set else None
+    if "group_name" in body.model_fields_set and body.group_name is None:
+        group = ""
+    return accounts.update_teammate(session, caller, user_id, body.role, group)
+
+
+@router.delete("/users/{user_id}", status_code=204)
+def delete_user(user_id: int, session: SessionDep, caller: CallerDep) -> None:
+    accounts.remove_teammate(session, caller, user_id)

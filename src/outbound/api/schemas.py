@@ -1,0 +1,308 @@
+"""Request and response bodies of the REST API. Credentials have no output model at all."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
+
+RoleIn = Literal["owner", "manager", "recruiter"]
+SyncModeIn = Literal["off", "on_add", "on_reply", "on_interested"]
+RecordTypeIn = Literal["candidate", "client_contact", "lead_contact", "employee"]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class UserIn(Strict):
+    email: EmailStr
+    name: str = Field(min_length=1, max_length=200)
+    role: RoleIn = "recruiter"
+    group_name: str | None = Field(default=None, max_length=200)
+
+
+class UserPatch(Strict):
+    role: RoleIn | None = None
+    group_name: str | None = Field(default=None, max_length=200)
+
+
+class UserOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    email: str
+    name: str
+    role: str
+    group_name: str | None
+
+
+class UserCreated(UserOut):
+    api_token: str
+
+
+class StepIn(Strict):
+    subject: str = Field(min_length=1, max_length=998)
+    body: str = Field(min_length=1, max_length=100_000)
+    delay_days: float = Field(default=0, ge=0, le=365)
+
+
+class SequenceSyncIn(Strict):
+    sync_enabled: bool | None = None
+    record_type: RecordTypeIn | None = None
+    job_id: str | None = Field(default=None, max_length=100)
+    tracking_enabled: bool | None = None
+
+
+class SequenceIn(Strict):
+    name: str = Field(min_length=1, max_length=200)
+    steps: list[StepIn] = Field(default_factory=list, max_length=50)
+    sync: SequenceSyncIn = Field(default_factory=SequenceSyncIn)
+    owner_id: int | None = None
+
+
+class SequencePatch(Strict):
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    steps: list[StepIn] | None = Field(default=None, max_length=50)
+    sync: SequenceSyncIn = Field(default_factory=SequenceSyncIn)
+
+
+class StepOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    position: int
+    subject: str
+    body: str
+    delay_days: float
+
+
+class SequenceOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    name: str
+    owner_id: int
+    sync_enabled: bool
+    record_type: str | None
+    job_id: str | None
+    tracking_enabled: bool
+    steps: list[StepOut]
+
+
+class ContactIn(Strict):
+    email: EmailStr
+    first_name: str | None = Field(default=None, max_length=200)
+    last_name: str | None = Field(default=None, max_length=200)
+    title: str | None = Field(default=None, max_length=300)
+    company: str | None = Field(default=None, max_length=300)
+    phone: str | None = Field(default=None, max_length=50)
+    linkedin_url: str | None = Field(default=None, max_length=500)
+    location: str | None = Field(default=None, max_length=300)
+    custom_variables: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("linkedin_url")
+    @classmethod
+    def _linkedin(cls, value: str | None) -> str | None:
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError("must be a URL starting with https://")
+        return value
+
+    @field_validator("custom_variables")
+    @classmethod
+    def _custom(cls, value: dict[str, str]) -> dict[str, str]:
+        for key in value:
+            if not key.replace("_", "").isalnum():
+                raise ValueError(f"variable name {key!r} may hold letters, digits and _ only")
+        return value
+
+
+class ContactPatch(Strict):
+    email: EmailStr | None = None
+    first_name: str | None = Field(default=None, max_length=200)
+    last_name: str | None = Field(default=None, max_length=200)
+    title: str | None = Field(default=None, max_length=300)
+    company: str | None = Field(default=None, max_length=300)
+    phone: str | None = Field(default=None, max_length=50)
+    linkedin_url: str | None = Field(default=None, max_length=500)
+    location: str | None = Field(default=None, max_length=300)
+    custom_variables: dict[str, str] | None = None
+
+
+class ContactOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    email: str
+    first_name: str | None
+    last_name: str | None
+    title: str | None
+    company: str | None
+    phone: str | None
+    linkedin_url: str | None
+    location: str | None
+    custom_variables: dict[str, Any]
+
+
+class EnrollIn(Strict):
+    contacts: list[ContactIn] = Field(min_length=1, max_length=10_000)
+
+
+class EnrollResult(BaseModel):
+    added: int
+    already_present: int
+    enrollment_ids: list[int]
+
+
+class EnrollmentOut(BaseModel):
+    id: int
+    sequence_id: int
+    contact: ContactOut
+    state: str
+    sentiment: str | None
+    sync_state: str
+    error_code: str | None
+    error_message: str | None
+    ats_record_id: str | None
+    sync_snapshot: dict[str, Any] | None
+    added_at: datetime
+
+
+class SentimentIn(Strict):
+    sentiment: Literal["interested", "not_interested"]
+
+
+class EventIn(Strict):
+    kind: Literal["sent", "opened", "clicked", "replied", "bounced"]
+    subject: str | None = Field(default=None, max_length=998)
+    body: str | None = Field(default=None, max_length=100_000)
+    occurred_at: datetime | None = None
+
+
+class EventOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    kind: str
+    sentiment: str | None
+    occurred_at: datetime
+
+
+class ResyncIn(Strict):
+    enrollment_ids: list[int] | None = Field(default=None, max_length=10_000)
+
+
+class ResyncOut(BaseModel):
+    batch_id: str
+    queued: int
+    skipped_already_synced: int
+
+
+class BatchProgress(BaseModel):
+    total: int
+    done: int
+    failed: int
+    pending: int
+
+
+class CrelateCredentials(Strict):
+    api_key: str = Field(min_length=1, max_length=200)
+
+
+class ClockworkCredentials(Strict):
+    firm: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9-]+$")
+    api_key: str = Field(min_length=1, max_length=200)
+    api_secret: str = Field(min_length=1, max_length=200)
+    firm_service_key: str = Field(min_length=1, max_length=200)
+
+
+class ConnectCrelate(Strict):
+    provider: Literal["crelate"]
+    credentials: CrelateCredentials
+
+
+class ConnectClockwork(Strict):
+    provider: Literal["clockwork"]
+    credentials: ClockworkCredentials
+
+
+class ConnectionOut(BaseModel):
+    provider: str
+    ats_org: str
+    ats_user_id: str
+    ats_user_name: str
+    status: str
+    status_reason: str | None
+    failing_since: datetime | None
+    connected_at: datetime
+    disconnected_at: datetime | None
+
+
+class MappingEntry(Strict):
+    source: str = Field(min_length=1, max_length=100)
+    target: str = Field(min_length=1, max_length=200)
+    policy: Literal["always", "fill_blank", "never"] = "always"
+
+
+class SettingsPatch(Strict):
+    sync_mode: SyncModeIn | None = None
+    record_type: RecordTypeIn | None = None
+    default_job_id: str | None = Field(default=None, max_length=100)
+    dedup_enabled: bool | None = None
+    activity_tracking: bool | None = None
+    field_mapping: list[MappingEntry] | None = Field(default=None, max_length=200)
+    do_not_contact_tag: str | None = Field(default=None, max_length=200)
+
+
+class SettingsOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    sync_mode: str
+    record_type: str
+    default_job_id: str | None
+    dedup_enabled: bool
+    activity_tracking: bool
+    field_mapping: list[dict[str, Any]]
+    do_not_contact_tag: str | None
+
+
+class CloneIn(Strict):
+    user_ids: list[int] | None = None
+
+
+class CloneCandidate(BaseModel):
+    user_id: int
+    name: str
+    eligible: bool
+    reason: str | None
+
+
+class CloneOut(BaseModel):
+    cloned: list[int]
+    refused: list[CloneCandidate]
+
+
+class ImportIn(Strict):
+    list_id: str = Field(min_length=1, max_length=100)
+
+
+class ImportOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    sequence_id: int
+    list_id: str
+    status: str
+    total: int
+    added: int
+    skipped_no_email: int
+    already_present: int
+    error: str | None
+
+
+class TimelineEntry(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    at: datetime
+    method: str
+    path: str
+    status_code: int | None
+    outcome: str
+    attempt: int
+
+
+class NamedItem(BaseModel):
+    id: str
+    name: str

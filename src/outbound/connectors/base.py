@@ -1,0 +1,242 @@
+"""The port every ATS connector implements, its data types and its error taxonomy.
+
+A third ATS is one folder: a ``Connector`` subclass overriding the hooks below, a credentials
+model, and the shared contract tests (tests/connectors) passing against its simulator.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Protocol
+
+from outbound.http import (
+    AsyncClient,
+    Request,
+    Response,
+    TimeoutException,
+    TransportError,
+    build_client,
+)
+
+
+@dataclass(frozen=True)
+class AtsIdentity:
+    """Who the credentials act as, and which organisation they open."""
+
+    user_id: str
+    user_name: str
+    org: str
+
+
+@dataclass(frozen=True)
+class AtsPerson:
+    id: str
+    email: str | None
+    first_name: str | None = None
+    last_name: str | None = None
+    created_by_id: str | None = None
+    do_not_contact: bool = False
+    fields: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class AtsJob:
+    id: str
+    name: str
+
+
+@dataclass(frozen=True)
+class AtsStage:
+    id: str
+    name: str
+
+
+@dataclass(frozen=True)
+class AtsList:
+    id: str
+    name: str
+
+
+@dataclass(frozen=True)
+class AtsField:
+    name: str
+    label: str
+    custom: bool
+
+
+@dataclass(frozen=True)
+class PersonInput:
+    """What Outbound writes for a person, ATS-neutral."""
+
+    email: str
+    first_name: str | None
+    last_name: str | None
+    title: str | None = None
+    company: str | None = None
+    phone: str | None = None
+    linkedin_url: str | None = None
+    location: str | None = None
+    record_type: str = "candidate"
+    extra_fields: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ActivityInput:
+    """An email event to log; ``marker`` is embedded so a retry can recognise it."""
+
+    kind: str  # sent | replied
+    subject: str
+    body: str
+    occurred_at: str
+    marker: str
+
+
+class AtsError(Exception):
+    """Base of connector errors. ``retryable`` tells the worker whether to try again."""
+
+    retryable = False
+
+    def __init__(self, message: str, status_code: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status_code = status_code
+
+
+class AuthError(AtsError):
+    """Credentials rejected: pause the connection and ask for a reconnect."""
+
+
+class RateLimited(AtsError):
+    retryable = True
+
+    def __init__(self, message: str, retry_after: float) -> None:
+        super().__init__(message, 429)
+        self.retry_after = retry_after
+
+
+class TransientError(AtsError):
+    """5xx, timeout, dropped connection: the write may or may not have happened."""
+
+    retryable = True
+
+
+class PermanentError(AtsError):
+    """Validation or unknown job: retrying will not help; shows on the contact."""
+
+    def __init__(self, message: str, status_code: int | None = None, field: str | None = None):
+        super().__init__(message, status_code)
+        self.field = field
+
+
+class NotFoundError(PermanentError):
+    pass
+
+
+CallObserver = Callable[[Request, Response | None, str], None]
+
+
+class Connector(Protocol):
+    provider: ClassVar[str]
+
+    async def verify(self) -> AtsIdentity: ...
+    async def find_person_by_email(self, email: str) -> AtsPerson | None: ...
+    async def get_person(self, person_id: str) -> AtsPerson: ...
+    async def create_person(self, person: PersonInput) -> str: ...
+    async def update_person(self, person_id: str, fields: dict[str, Any]) -> None: ...
+    async def list_jobs(self) -> list[AtsJob]: ...
+    async def list_stages(self, job_id: str) -> list[AtsStage]: ...
+    async def is_attached(self, person_id: str, job_id: str) -> bool: ...
+    async def attach(self, person_id: str, job_id: str) -> None: ...
+    async def set_stage(self, person_id: str, job_id: str, stage: AtsStage) -> None: ...
+    async def log_activity(self, person_id: str, activity: ActivityInput) -> None: ...
+    async def has_activity(self, person_id: str, marker: str) -> bool: ...
+    async def complete_person(self, person_id: str, person: PersonInput, fresh: bool) -> None: ...
+    async def recover_create(self, person: PersonInput, since: str) -> str | None: ...
+    def list_lists(self) -> AsyncIterator[AtsList]: ...
+    def list_members(self, list_id: str) -> AsyncIterator[AtsPerson]: ...
+    observer: CallObserver | None
+    pace: Callable[[], Awaitable[None]] | None
+    async def describe_fields(self) -> list[AtsField]: ...
+    async def aclose(self) -> None: ...
+
+
+class HttpConnector:
+    """Shared plumbing: one httpx client, error mapping, and a call observer for the timeline."""
+
+    provider: ClassVar[str] = ""
+
+    def __init__(
+        self,
+        base_url: str,
+        headers: dict[str, str],
+        *,
+        client: AsyncClient | None = None,
+        timeout: float = 10.0,
+    ) -> None:
+        self._client = client or build_client(timeout=timeout)
+        self._owns_client = client is None
+        self.base_url = base_url.rstrip("/")
+        self.headers = headers
+        self.observer: CallObserver | None = None
+        # Awaited before every request: the worker's per-credential rate limiter.
+        self.pace: Callable[[], Awaitable[None]] | None = None
+
+    async def aclose(self) -> None:
+        if self._owns_client:
+            await self._client.aclose()
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, Any] | None = None,
+        json: Any = None,
+    ) -> Response:
+        url = self.base_url + path
+        request = self._client.build_request(
+            method, url, params=params, json=json, headers=self.headers
+        )
+        if self.pace is not None:
+            await self.pace()
+        try:
+            response = await self._client.send(request)
+        except TimeoutException as exc:
+            self._observe(request, None, "timeout")
+            raise TransientError(f"{method} {path}: timed out") from exc
+        except TransportError as exc:
+            self._observe(request, None, "connection dropped")
+            raise TransientError(f"{method} {path}: connection failed ({type(exc).__name__})") from exc
+        self._observe(request, response, "ok" if response.status_code < 400 else "error")
+        self.raise_for_status(method, path, response)
+        return response
+
+    def _observe(self, request: Request, response: Response | None, outcome: str) -> None:
+        if self.observer is not None:
+            self.observer(request, response, outcome)
+
+    def error_message(self, response: Response) -> str:
+        return response.text[:300]
+
+    def raise_for_status(self, method: str, path: str, response: Response) -> None:
+        code = response.status_code
+        if code < 400:
+            return
+        message = f"{method} {path}: {code} {self.error_message(response)}".strip()
+        if code == 429:
+            raise RateLimited(message, parse_retry_after(response.headers.get("Retry-After")))
+        if code in (401, 403):
+            raise AuthError(message, code)
+        if code == 404:
+            raise NotFoundError(message, code)
+        if code >= 500 or code == 408:
+            raise TransientError(message, code)
+        raise PermanentError(message, code)
+
+
+def parse_retry_after(value: str | None) -> float:
+    try:
+        return max(0.0, float(value)) if value is not None else 1.0
+    except ValueError:
+        return 1.0

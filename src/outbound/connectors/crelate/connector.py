@@ -1,0 +1,229 @@
+"""Crelate api3 connector: PascalCase, ``{"entity": ...}`` bodies, ``{Data, Metadata, Errors}``."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from typing import Any, ClassVar
+
+from outbound.connectors.base import (
+    ActivityInput,
+    AtsField,
+    AtsIdentity,
+    AtsJob,
+    AtsList,
+    AtsPerson,
+    AtsStage,
+    HttpConnector,
+    PermanentError,
+    PersonInput,
+)
+from outbound.connectors.crelate import unverified
+from outbound.http import AsyncClient, Response
+
+# Confirmed: the Recruiting workflow type id seen in public code (S5).
+RECRUITING_WORKFLOW_TYPE_ID = "F6EF012F-998D-4132-B38B-A17A00B2B958"
+EMAIL_FIELDS = (
+    "EmailAddresses_Work",
+    "EmailAddresses_Personal",
+    "EmailAddresses_Other",
+    "EmailAddresses_Personal_Other",
+    "EmailAddresses_Work_Other",
+    "EmailAddresses_Other_Alternate",
+    "EmailAddresses_Potential",
+)
+E164 = re.compile(r"^\+[1-9]\d{6,14}$")
+
+
+class CrelateConnector(HttpConnector):
+    provider: ClassVar[str] = "crelate"
+
+    def __init__(
+        self, base_url: str, api_key: str, *, client: AsyncClient | None = None, timeout: float = 10
+    ) -> None:
+        # The header, not ?api_key=: Crelate echoes request URLs (with the key) in its replies.
+        super().__init__(
+            base_url, {"X-Api-Key": api_key, "Accept": "application/json"}, client=client,
+            timeout=timeout,
+        )
+        self._stages: list[AtsStage] | None = None
+        self._email_type_id: str | None = None
+
+    def error_message(self, response: Response) -> str:
+        try:
+            errors = response.json().get("Errors") or []
+            return "; ".join(str(e.get("Message", "")) for e in errors) or response.reason_phrase
+        except ValueError:
+            return response.reason_phrase
+
+    async def _data(self, method: str, path: str, **kwargs: Any) -> Any:
+        return (await self.request(method, path, **kwargs)).json().get("Data")
+
+    async def _pages(self, path: str, params: dict[str, Any] | None = None) -> AsyncIterator[Any]:
+        offset = 0
+        while True:
+            page_params = {**(params or {}), "limit": unverified.PAGE_SIZE, "offset": offset}
+            body = (await self.request("GET", path, params=page_params)).json()
+            items = body.get("Data") or []
+            for item in items:
+                yield item
+            more = (body.get("Metadata") or {}).get("MoreRecords")
+            if len(items) < unverified.PAGE_SIZE or more is False:
+                return
+            offset += len(items)
+
+    async def verify(self) -> AtsIdentity:
+        await self.request("GET", "/jobs", params={"limit": 1})  # confirmed: bad key → 401
+        me = await self._data("GET", unverified.CURRENT_USER_PATH)
+        name = me.get("Title") or me.get("Name") or me.get("FullName") or "Crelate user"
+        return AtsIdentity(user_id=str(me["Id"]), user_name=name, org=self.base_url)
+
+    @staticmethod
+    def _person(data: dict[str, Any]) -> AtsPerson:
+        email = next(
+            (
+                (data.get(f) or {}).get("Value")
+                for f in EMAIL_FIELDS
+                if (data.get(f) or {}).get("Value")
+            ),
+            None,
+        )
+        created_by = (data.get("CreatedById") or {}).get("Id")
+        return AtsPerson(
+            id=str(data["Id"]),
+            email=email,
+            first_name=data.get("FirstName"),
+            last_name=data.get("LastName"),
+            created_by_id=created_by,
+            fields=data,
+        )
+
+    async def find_person_by_email(self, email: str) -> AtsPerson | None:
+        data = await self._data("GET", "/contacts", params={"emails": email, "limit": 10})
+        wanted = email.strip().lower()
+        for item in data or []:
+            for f in EMAIL_FIELDS:
+                if str((item.get(f) or {}).get("Value", "")).strip().lower() == wanted:
+                    return self._person(item)
+        return None
+
+    async def get_person(self, person_id: str) -> AtsPerson:
+        return self._person(await self._data("GET", f"/contacts/{person_id}"))
+
+    def person_entity(self, person: PersonInput) -> dict[str, Any]:
+        if not person.first_name or not person.last_name:
+            missing = "first_name" if not person.first_name else "last_name"
+            raise PermanentError("Crelate requires a first and a last name", field=missing)
+        entity: dict[str, Any] = {
+            "FirstName": person.first_name,
+            "LastName": person.last_name,
+            "RecordType": unverified.RECORD_TYPE_BITS[person.record_type],
+            "EmailAddresses_Work": {"Value": person.email, "IsPrimary": True},
+        }
+        if person.phone and E164.match(person.phone.replace(" ", "")):
+            # Crelate refuses non-E.164 phones, which used to lose the whole record (S5).
+            entity["PhoneNumbers_Work_Direct"] = {
+                "Value": person.phone.replace(" ", ""),
+                "IsPrimary": True,
+            }
+        if person.linkedin_url:
+            entity["Websites_LinkedIn"] = {"Value": person.linkedin_url, "IsPrimary": True}
+        if person.title:
+            entity["CurrentPosition"] = {"JobTitle": person.title, "IsPrimary": True}
+        if person.location:
+            entity["Addresses_Business"] = {"City": person.location, "IsPrimary": True}
+        entity.update(person.extra_fields)
+        return entity
+
+    async def create_person(self, person: PersonInput) -> str:
+        data = await self._data("POST", "/contacts", json={"entity": self.person_entity(person)})
+        return str(data)
+
+    async def complete_person(self, person_id: str, person: PersonInput, fresh: bool) -> None:
+        return None  # one call writes the whole record
+
+    async def recover_create(self, person: PersonInput, since: str) -> str | None:
+        return None  # the email is written with the record, so find_person_by_email suffices
+
+    async def update_person(self, person_id: str, fields: dict[str, Any]) -> None:
+        await self.request("PATCH", f"/contacts/{person_id}", json={"entity": fields})
+
+    async def list_jobs(self) -> list[AtsJob]:
+        return [AtsJob(str(j["Id"]), j.get("Name") or "") async for j in self._pages("/jobs")]
+
+    async def list_stages(self, job_id: str) -> list[AtsStage]:
+        if self._stages is None:
+            params = {"workflow_type_ids": RECRUITING_WORKFLOW_TYPE_ID}
+            items = [s async for s in self._pages("/workflowstatuses", params)]
+            items.sort(key=lambda s: s.get("SortOrder") or 0)
+            self._stages = [AtsStage(str(s["Id"]), s.get("Name") or "") for s in items]
+        return self._stages
+
+    async def is_attached(self, person_id: str, job_id: str) -> bool:
+        history = await self._data(
+            "GET", f"/jobs/{job_id}/contacts/history", params={"contact_id": person_id, "limit": 1}
+        )
+        return bool(history)
+
+    async def attach(self, person_id: str, job_id: str) -> None:
+        stages = await self.list_stages(job_id)
+        body = {"statusId": stages[0].id} if stages else {}
+        await self.request(
+            "POST", f"/jobs/{job_id}/contacts", params={"contact_ids": person_id}, json=body
+        )
+
+    async def set_stage(self, person_id: str, job_id: str, stage: AtsStage) -> None:
+        await self.request(
+            unverified.SET_STAGE_METHOD,
+            f"/jobs/{job_id}/contacts",
+            params={"contact_ids": person_id},
+            json={"statusId": stage.id},
+        )
+
+    async def _email_activity_type(self) -> str:
+        if self._email_type_id is None:
+            types = await self._data("GET", "/activitytypes", params={"limit": 100})
+            wanted = {n.lower() for n in unverified.EMAIL_ACTIVITY_TYPE_NAMES}
+            match = next((t for t in types or [] if str(t.get("Name", "")).lower() in wanted), None)
+            if match is None:
+                raise PermanentError('Crelate has no activity type named "Email"')
+            self._email_type_id = str(match["Id"])
+        return self._email_type_id
+
+    async def log_activity(self, person_id: str, activity: ActivityInput) -> None:
+        verb = await self._email_activity_type()
+        direction = "Email sent" if activity.kind == "sent" else "Email reply"
+        entity = {
+            "ParentId": {"Id": person_id, "EntityName": "Contacts"},
+            "VerbId": {"Id": verb},
+            "Subject": f"{direction}: {activity.subject}",
+            "Display": activity.body[:2000],
+            # The marker lets a retry after an uncertain failure see that this write landed.
+            "HTML": f"<!-- {activity.marker} --><p>{activity.body}</p>",
+            "When": activity.occurred_at,
+            "Completed": True,
+            "IsEngagement": True,
+        }
+        await self.request("POST", "/activities", json={"entity": entity})
+
+    async def has_activity(self, person_id: str, marker: str) -> bool:
+        params = {unverified.ACTIVITIES_PARENT_PARAM: person_id}
+        async for item in self._pages(unverified.ACTIVITIES_BY_PARENT_PATH, params):
+            if marker in str(item.get("HTML") or "") or marker in str(item.get("Display") or ""):
+                return True
+        return False
+
+    async def list_lists(self) -> AsyncIterator[AtsList]:
+        async for item in self._pages(unverified.LISTS_PATH):
+            yield AtsList(str(item["Id"]), item.get("Name") or "")
+
+    async def list_members(self, list_id: str) -> AsyncIterator[AtsPerson]:
+        async for item in self._pages(unverified.LIST_MEMBERS_PATH.format(list_id=list_id)):
+            yield self._person(item)
+
+    async def describe_fields(self) -> list[AtsField]:
+        info = await self._data("GET", unverified.FIELDS_INFO_PATH)
+        return [
+            AtsField(f["Name"], f.get("Label") or f["Name"], bool(f.get("IsCustom")))
+            for f in (info or {}).get("Fields", [])
+        ]

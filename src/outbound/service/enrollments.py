@@ -1,0 +1,402 @@
+"""Adding contacts to sequences, events on them, sentiment, resync: each change and the sync
+work it causes commit in one transaction."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from outbound.domain.sync_rules import (
+    ConnectionView,
+    SequenceView,
+    SettingsView,
+    logs_activity,
+    snapshot_sync_settings,
+    stage_for_event,
+    sync_allowed,
+    syncs_on_add,
+    syncs_on_event,
+)
+from outbound.service.caller import Caller
+from outbound.service.contacts import CONTACT_COLUMNS, normalise_email
+from outbound.service.errors import Invalid, NotFound
+from outbound.service.sequences import get_sequence
+from outbound.store.models import (
+    ActivityEvent,
+    AtsConnection,
+    AtsLink,
+    Contact,
+    Enrollment,
+    IntegrationSettings,
+    Sequence,
+    SyncJob,
+    utcnow,
+)
+from outbound.sync.enqueue import enqueue, job_row
+
+MAX_BULK = 10_000
+
+
+@dataclass
+class AddResult:
+    added: int
+    already_present: int
+    enrollment_ids: list[int]
+
+
+def connection_view(conn: AtsConnection | None) -> ConnectionView | None:
+    if conn is None or conn.disconnected_at is not None:
+        return None
+    return ConnectionView(conn.id, conn.provider, conn.ats_org, conn.status, conn.connected_at)
+
+
+def settings_view(s: IntegrationSettings) -> SettingsView:
+    return SettingsView(
+        sync_mode=s.sync_mode,
+        record_type=s.record_type,
+        default_job_id=s.default_job_id,
+        dedup_enabled=s.dedup_enabled,
+        activity_tracking=s.activity_tracking,
+        field_mapping=list(s.field_mapping or []),
+    )
+
+
+def current_snapshot(session: Session, seq: Sequence) -> dict[str, Any] | None:
+    """The sequence owner's settings now: they govern contacts added now."""
+    conn = session.scalar(select(AtsConnection).where(AtsConnection.user_id == seq.owner_id))
+    settings = session.get(IntegrationSettings, seq.owner_id)
+    assert settings is not None
+    return snapshot_sync_settings(
+        connection_view(conn),
+        settings_view(settings),
+        SequenceView(seq.sync_enabled, seq.record_type, seq.job_id),
+    )
+
+
+def add_contacts(
+    session: Session,
+    caller: Caller,
+    sequence_id: int,
+    contacts: list[dict[str, Any]],
+    batch_id: str | None = None,
+) -> AddResult:
+    """Upsert contacts by email and enroll them; enqueue their sync in the same transaction."""
+    if len(contacts) > MAX_BULK:
+        raise Invalid(f"at most {MAX_BULK} contacts per request", "contacts")
+    seq = get_sequence(session, caller, sequence_id)
+    snapshot = current_snapshot(session, seq)
+    now = utcnow()
+
+    by_email: dict[str, dict[str, Any]] = {}
+    for data in contacts:
+        by_email.setdefault(normalise_email(data["email"]), data)
+    emails = list(by_email)
+
+    existing: dict[str, int] = {}
+    for start in range(0, len(emails), 900):
+        chunk = emails[start : start + 900]
+        existing.update(
+            session.execute(
+                select(Contact.email, Contact.id).where(
+                    Contact.team_id == caller.team_id, Contact.email.in_(chunk)
+                )
+            ).tuples()
+        )
+    new_rows = [
+        {
+            "team_id": caller.team_id,
+            "email": email,
+            "custom_variables": by_email[email].get("custom_variables") or {},
+            "created_at": now,
+            **{
+                k: by_email[email].get(k)
+                for k in CONTACT_COLUMNS
+                if k != "custom_variables"
+            },
+        }
+        for email in emails
+        if email not in existing
+    ]
+    if new_rows:
+        session.execute(Contact.__table__.insert(), new_rows)
+        for start in range(0, len(new_rows), 900):
+            chunk = [r["email"] for r in new_rows[start : start + 900]]
+            existing.update(
+                session.execute(
+                    select(Contact.email, Contact.id).where(
+                        Contact.team_id == caller.team_id, Contact.email.in_(chunk)
+                    )
+                ).tuples()
+            )
+
+    contact_ids = [existing[e] for e in emails]
+    enrolled: set[int] = set()
+    for start in range(0, len(contact_ids), 900):
+        enrolled.update(
+            session.scalars(
+                select(Enrollment.contact_id).where(
+                    Enrollment.sequence_id == seq.id,
+                    Enrollment.contact_id.in_(contact_ids[start : start + 900]),
+                )
+            )
+        )
+    to_enroll = [cid for cid in contact_ids if cid not in enrolled]
+    sync_now = syncs_on_add(snapshot)
+    enrollment_rows = [
+        {
+            "team_id": caller.team_id,
+            "sequence_id": seq.id,
+            "contact_id": cid,
+            "added_by_id": caller.user_id,
+            "state": "active",
+            "sync_state": "pending" if sync_now else "not_synced",
+            "sync_snapshot": snapshot,
+            "added_at": now,
+        }
+        for cid in to_enroll
+    ]
+    if enrollment_rows:
+        session.execute(Enrollment.__table__.insert(), enrollment_rows)
+    enrollment_ids: dict[int, int] = {}
+    for start in range(0, len(to_enroll), 900):
+        enrollment_ids.update(
+            session.execute(
+                select(Enrollment.contact_id, Enrollment.id).where(
+                    Enrollment.sequence_id == seq.id,
+                    Enrollment.contact_id.in_(to_enroll[start : start + 900]),
+                )
+            ).tuples()
+        )
+
+    if snapshot is not None:
+        jobs = []
+        for cid in to_enroll:
+            jobs.extend(
+                jobs_on_add(caller.team_id, snapshot, cid, enrollment_ids[cid], batch_id, now)
+            )
+        enqueue(session, jobs)
+    return AddResult(
+        added=len(to_enroll),
+        already_present=len(contact_ids) - len(to_enroll),
+        enrollment_ids=[enrollment_ids[c] for c in to_enroll],
+    )
+
+
+def jobs_on_add(
+    team_id: int,
+    snapshot: dict[str, Any],
+    contact_id: int,
+    enrollment_id: int,
+    batch_id: str | None,
+    now: datetime,
+) -> list[dict[str, Any]]:
+    conn_id = snapshot["connection_id"]
+    jobs = []
+    if snapshot["dedup_enabled"]:
+        # "Prior to being added": checked first, before our own sync could create the record.
+        jobs.append(job_row(team_id, conn_id, contact_id, enrollment_id, "check_duplicate",
+                            batch_id=batch_id, now=now))
+    if syncs_on_add(snapshot):
+        jobs.append(job_row(team_id, conn_id, contact_id, enrollment_id, "sync_contact",
+                            batch_id=batch_id, now=now))
+    return jobs
+
+
+def get_enrollment(session: Session, caller: Caller, enrollment_id: int) -> Enrollment:
+    enrollment = session.get(Enrollment, enrollment_id)
+    if enrollment is None or enrollment.team_id != caller.team_id:
+        raise NotFound(f"enrollment {enrollment_id} not found", "enrollment_id")
+    return enrollment
+
+
+def list_enrollments(
+    session: Session,
+    caller: Caller,
+    sequence_id: int,
+    needs_attention: bool = False,
+    limit: int = 100,
+    offset: int = 0,
+) -> list[tuple[Enrollment, Contact]]:
+    get_sequence(session, caller, sequence_id)
+    q = (
+        select(Enrollment, Contact)
+        .join(Contact, Contact.id == Enrollment.contact_id)
+        .where(Enrollment.sequence_id == sequence_id, Enrollment.team_id == caller.team_id)
+    )
+    if needs_attention:
+        q = q.where(Enrollment.error_code.is_not(None))
+    rows = session.execute(q.order_by(Enrollment.id).limit(limit).offset(offset)).tuples()
+    return list(rows)
+
+
+def remove_enrollment(session: Session, caller: Caller, enrollment_id: int) -> None:
+    enrollment = get_enrollment(session, caller, enrollment_id)
+    # Pending sync work for this enrollment goes with it; what reached the ATS stays there.
+    session.execute(
+        update(SyncJob)
+        .where(SyncJob.enrollment_id == enrollment.id, SyncJob.status == "pending")
+        .values(status="cancelled", finished_at=utcnow())
+    )
+    session.delete(enrollment)
+
+
+def clear_error(session: Session, caller: Caller, enrollment_id: int) -> Enrollment:
+    enrollment = get_enrollment(session, caller, enrollment_id)
+    enrollment.error_code = None
+    enrollment.error_message = None
+    return enrollment
+
+
+def record_event(
+    session: Session,
+    enrollment: Enrollment,
+    kind: str,
+    *,
+    sentiment: str | None = None,
+    subject: str | None = None,
+    body: str | None = None,
+    occurred_at: datetime | None = None,
+) -> ActivityEvent:
+    """Store an email event and hand it to the sync engine in the same transaction."""
+    occurred_at = occurred_at or utcnow()
+    first_send = kind == "sent" and not session.scalar(
+        select(func.count(ActivityEvent.id)).where(
+            ActivityEvent.enrollment_id == enrollment.id, ActivityEvent.kind == "sent"
+        )
+    )
+    event = ActivityEvent(
+        team_id=enrollment.team_id,
+        enrollment_id=enrollment.id,
+        contact_id=enrollment.contact_id,
+        kind=kind,
+        sentiment=sentiment,
+        subject=subject,
+        body=body,
+        occurred_at=occurred_at,
+    )
+    session.add(event)
+    session.flush()
+    if kind == "replied":
+        enrollment.state = "replied"
+    elif kind == "bounced":
+        enrollment.state = "bounced"
+    elif kind == "sentiment":
+        enrollment.sentiment = sentiment
+
+    snap = enrollment.sync_snapshot
+    if not sync_allowed(snap) or snap is None:
+        return event
+    conn_id = snap["connection_id"]
+    rows = []
+    triggered = enrollment.sync_state != "not_synced"
+    if not triggered and syncs_on_event(snap, kind, sentiment):
+        # The trigger of on_reply / on_interested: create the record, then log what came
+        # before it (since the connection existed), then this event.
+        enrollment.sync_state = "pending"
+        triggered = True
+        rows.append(job_row(enrollment.team_id, conn_id, enrollment.contact_id, enrollment.id,
+                            "sync_contact"))
+        earlier = session.scalars(
+            select(ActivityEvent).where(
+                ActivityEvent.enrollment_id == enrollment.id, ActivityEvent.id != event.id
+            ).order_by(ActivityEvent.id)
+        )
+        for prior in earlier:
+            if logs_activity(snap, prior.kind, prior.occurred_at):
+                rows.append(job_row(enrollment.team_id, conn_id, enrollment.contact_id,
+                                    enrollment.id, "log_activity", {"event_id": prior.id}))
+    if triggered:
+        if logs_activity(snap, kind, occurred_at):
+            rows.append(job_row(enrollment.team_id, conn_id, enrollment.contact_id, enrollment.id,
+                                "log_activity", {"event_id": event.id}))
+        stage = stage_for_event(kind, sentiment, first_send)
+        if stage is not None and snap.get("job_id"):
+            rows.append(job_row(enrollment.team_id, conn_id, enrollment.contact_id, enrollment.id,
+                                "set_stage", {"stage": stage}))
+    enqueue(session, rows)
+    return event
+
+
+def set_sentiment(
+    session: Session, caller: Caller, enrollment_id: int, sentiment: str
+) -> Enrollment:
+    enrollment = get_enrollment(session, caller, enrollment_id)
+    record_event(session, enrollment, "sentiment", sentiment=sentiment)
+    return enrollment
+
+
+def resync(
+    session: Session,
+    caller: Caller,
+    sequence_id: int,
+    enrollment_ids: list[int] | None,
+) -> tuple[str, int, int]:
+    """Backfill contacts that never synced (added before the connection existed).
+
+    Returns (batch id, queued, skipped). Contacts already synced are not touched (guides).
+    The current settings become their snapshot, since they never had one that applied.
+    """
+    seq = get_sequence(session, caller, sequence_id)
+    snapshot = current_snapshot(session, seq)
+    if snapshot is None:
+        raise Invalid("connect an ATS before resyncing", "connection")
+    q = select(Enrollment).where(
+        Enrollment.sequence_id == seq.id, Enrollment.team_id == caller.team_id
+    )
+    if enrollment_ids is not None:
+        if len(enrollment_ids) > MAX_BULK:
+            raise Invalid(f"at most {MAX_BULK} contacts per request", "enrollment_ids")
+        q = q.where(Enrollment.id.in_(enrollment_ids))
+    batch_id = uuid.uuid4().hex
+    now = utcnow()
+    queued = skipped = 0
+    rows: list[dict[str, Any]] = []
+    for enrollment in session.scalars(q):
+        if enrollment.sync_state in ("synced", "pending"):
+            skipped += 1
+            continue
+        snap = dict(snapshot)
+        # Resync is an explicit request to sync: it overrides a sync mode that waits for replies.
+        snap["sync_mode"] = "on_add"
+        snap["sync_enabled"] = True
+        enrollment.sync_snapshot = snap
+        enrollment.sync_state = "pending"
+        enrollment.error_code = None
+        enrollment.error_message = None
+        rows.append(job_row(caller.team_id, snap["connection_id"], enrollment.contact_id,
+                            enrollment.id, "sync_contact", batch_id=batch_id, now=now))
+        queued += 1
+    enqueue(session, rows)
+    return batch_id, queued, skipped
+
+
+def batch_progress(session: Session, caller: Caller, batch_id: str) -> dict[str, int]:
+    counts = dict(
+        session.execute(
+            select(SyncJob.status, func.count(SyncJob.id))
+            .where(SyncJob.batch_id == batch_id, SyncJob.team_id == caller.team_id)
+            .group_by(SyncJob.status)
+        ).tuples()
+    )
+    total = sum(counts.values())
+    if total == 0:
+        raise NotFound(f"batch {batch_id} not found", "batch_id")
+    return {
+        "total": total,
+        "done": counts.get("done", 0),
+        "failed": counts.get("failed", 0),
+        "pending": counts.get("pending", 0) + counts.get("running", 0),
+    }
+
+
+def link_for(session: Session, contact_id: int, provider: str, org: str) -> AtsLink | None:
+    return session.scalar(
+        select(AtsLink).where(
+            AtsLink.contact_id == contact_id, AtsLink.provider == provider, AtsLink.ats_org == org
+        )
+    )

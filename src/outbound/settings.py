@@ -1,0 +1,57 @@
+"""Runtime settings, read from ``OUTBOUND_*`` environment variables.
+
+Nothing needs configuring for a local start: data lives in ``./outbound-data`` and the
+secret key that encrypts ATS credentials is generated there on first start and kept.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import cached_property
+from pathlib import Path
+
+from cryptography.fernet import Fernet
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="OUTBOUND_", extra="ignore")
+
+    data_dir: Path = Path("./outbound-data")
+    database_url: str | None = None
+    secret_key: str | None = None
+    host: str = "127.0.0.1"
+    port: int = 8000
+    # Worker knobs: how many ATS calls may be in flight, how long a claim lasts.
+    worker_concurrency: int = 32
+    worker_batch_size: int = 64
+    lease_seconds: int = 60
+    # Per ATS credential, requests per second the worker allows itself (ATS limits are undocumented).
+    crelate_rate_per_second: float = 5.0
+    clockwork_rate_per_second: float = 5.0
+    # Where the connectors send requests; point them at a simulator in the demo and the tests.
+    crelate_base_url: str = "https://app.crelate.com/api3"
+    clockwork_base_url: str = "https://api.clockworkrecruiting.com/v3.0"
+    max_attempts: int = 12
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'outbound.db').resolve()}"
+
+    @cached_property
+    def fernet_key(self) -> bytes:
+        """The key that encrypts secrets at rest; generated once and kept in the data dir."""
+        if self.secret_key:
+            return self.secret_key.encode()
+        key_file = self.data_dir / "secret.key"
+        if key_file.exists():
+            return key_file.read_bytes().strip()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        key = Fernet.generate_key()
+        # Write with 0600 so the key is readable only by the service user.
+        fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(key)
+        return key

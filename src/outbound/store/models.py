@@ -1,0 +1,294 @@
+"""SQLAlchemy 2 typed models: Outbound's own state, including the sync job table."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+# BIGINT on PostgreSQL, INTEGER (rowid alias, autoincrement) on SQLite.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UtcDateTime(DateTime):
+    """Timezone-aware on PostgreSQL; SQLite stores naive UTC, which we re-tag on read."""
+
+    cache_ok = True
+
+    def __init__(self) -> None:
+        super().__init__(timezone=True)
+
+    def result_processor(self, dialect: Any, coltype: Any) -> Any:
+        parent = super().result_processor(dialect, coltype)
+
+        def process(value: Any) -> Any:
+            if parent is not None:
+                value = parent(value)
+            if isinstance(value, datetime) and value.tzinfo is None:
+                value = value.replace(tzinfo=UTC)
+            return value
+
+        return process
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: UtcDateTime(), dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class Team(Base):
+    __tablename__ = "teams"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class User(Base):
+    __tablename__ = "users"
+    __table_args__ = (UniqueConstraint("email", name="uq_users_email"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"), index=True)
+    email: Mapped[str] = mapped_column(String(320))
+    name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(20))  # owner | manager | recruiter
+    group_name: Mapped[str | None] = mapped_column(String(200))
+    password_hash: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ApiToken(Base):
+    __tablename__ = "api_tokens"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    label: Mapped[str] = mapped_column(String(100), default="default")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[datetime | None]
+
+
+class AtsConnection(Base):
+    """One ATS connection per user. Credentials are Fernet-encrypted; never serialised out."""
+
+    __tablename__ = "ats_connections"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), unique=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"), index=True)
+    provider: Mapped[str] = mapped_column(String(20))  # crelate | clockwork
+    credentials_encrypted: Mapped[bytes] = mapped_column(LargeBinary)
+    # Which ATS organisation the key opens (Crelate base URL / Clockwork firm): links are per org.
+    ats_org: Mapped[str] = mapped_column(String(300))
+    ats_user_id: Mapped[str] = mapped_column(String(100))
+    ats_user_name: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(20), default="active")  # active | reconnect_needed
+    status_reason: Mapped[str | None] = mapped_column(Text)
+    # Set once while calls keep failing, cleared on the first success: one flag per connection.
+    failing_since: Mapped[datetime | None]
+    connected_at: Mapped[datetime] = mapped_column(default=utcnow)
+    disconnected_at: Mapped[datetime | None]
+
+
+class IntegrationSettings(Base):
+    __tablename__ = "integration_settings"
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    sync_mode: Mapped[str] = mapped_column(String(20), default="on_add")
+    record_type: Mapped[str] = mapped_column(String(30), default="candidate")
+    default_job_id: Mapped[str | None] = mapped_column(String(100))
+    dedup_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    activity_tracking: Mapped[bool] = mapped_column(Boolean, default=True)
+    # [{"source": "title", "target": "CustomField3", "policy": "always"}]
+    field_mapping: Mapped[list[Any]] = mapped_column(default=list)
+    do_not_contact_tag: Mapped[str | None] = mapped_column(String(200))
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Sequence(Base):
+    __tablename__ = "sequences"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"), index=True)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    # Syncing tab: apply to contacts added after the change only (snapshotted on enrollment).
+    sync_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    record_type: Mapped[str | None] = mapped_column(String(30))
+    job_id: Mapped[str | None] = mapped_column(String(100))
+    tracking_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    steps: Mapped[list[SequenceStep]] = relationship(
+        order_by="SequenceStep.position", cascade="all, delete-orphan", lazy="selectin"
+    )
+
+
+class SequenceStep(Base):
+    __tablename__ = "sequence_steps"
+    __table_args__ = (UniqueConstraint("sequence_id", "position"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    sequence_id: Mapped[int] = mapped_column(ForeignKey("sequences.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer)
+    subject: Mapped[str] = mapped_column(Text)
+    body: Mapped[str] = mapped_column(Text)
+    delay_days: Mapped[float] = mapped_column(default=0)
+
+
+class Contact(Base):
+    __tablename__ = "contacts"
+    __table_args__ = (UniqueConstraint("team_id", "email", name="uq_contacts_team_email"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"))
+    email: Mapped[str] = mapped_column(String(320))
+    first_name: Mapped[str | None] = mapped_column(String(200))
+    last_name: Mapped[str | None] = mapped_column(String(200))
+    title: Mapped[str | None] = mapped_column(String(300))
+    company: Mapped[str | None] = mapped_column(String(300))
+    phone: Mapped[str | None] = mapped_column(String(50))
+    linkedin_url: Mapped[str | None] = mapped_column(String(500))
+    location: Mapped[str | None] = mapped_column(String(300))
+    custom_variables: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Enrollment(Base):
+    """A contact in a sequence, with the sync settings as they were when it was added."""
+
+    __tablename__ = "enrollments"
+    __table_args__ = (
+        UniqueConstraint("sequence_id", "contact_id", name="uq_enrollments_seq_contact"),
+        Index("ix_enrollments_error", "sequence_id", "error_code"),
+    )
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"), index=True)
+    sequence_id: Mapped[int] = mapped_column(ForeignKey("sequences.id", ondelete="CASCADE"))
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"))
+    added_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    state: Mapped[str] = mapped_column(String(20), default="active")
+    sentiment: Mapped[str | None] = mapped_column(String(20))
+    # not_synced | pending | synced | failed | skipped
+    sync_state: Mapped[str] = mapped_column(String(20), default="not_synced")
+    error_code: Mapped[str | None] = mapped_column(String(50))
+    error_message: Mapped[str | None] = mapped_column(Text)
+    # The sync settings in force at add time; null when nothing was connected then.
+    sync_snapshot: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    ats_record_id: Mapped[str | None] = mapped_column(String(100))
+    added_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ActivityEvent(Base):
+    __tablename__ = "activity_events"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"), index=True)
+    enrollment_id: Mapped[int] = mapped_column(
+        ForeignKey("enrollments.id", ondelete="CASCADE"), index=True
+    )
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(20))  # sent|opened|clicked|replied|bounced|sentiment
+    sentiment: Mapped[str | None] = mapped_column(String(20))
+    subject: Mapped[str | None] = mapped_column(Text)
+    body: Mapped[str | None] = mapped_column(Text)
+    occurred_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AtsLink(Base):
+    """Which ATS record a contact is, per ATS organisation; saved the moment a create succeeds."""
+
+    __tablename__ = "ats_links"
+    __table_args__ = (UniqueConstraint("contact_id", "provider", "ats_org", name="uq_ats_links"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"))
+    provider: Mapped[str] = mapped_column(String(20))
+    ats_org: Mapped[str] = mapped_column(String(300))
+    remote_id: Mapped[str | None] = mapped_column(String(100))
+    # creating: a create call may be in flight (a retry then knows the record may be ours);
+    # created: the id is known, details (email, phone...) may still be missing; linked: done.
+    state: Mapped[str] = mapped_column(String(20), default="creating")
+    intent_at: Mapped[datetime | None]
+    created_by_us: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_by_connection_id: Mapped[int | None] = mapped_column(BigId)
+    # Job/project ids the record is attached to, and stage names applied, so retries skip them.
+    attached_jobs: Mapped[list[Any]] = mapped_column(default=list)
+    logged_events: Mapped[list[Any]] = mapped_column(default=list)
+    linked_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SyncJob(Base):
+    """Durable sync work, enqueued in the same transaction as its cause (see sync/claims.py)."""
+
+    __tablename__ = "sync_jobs"
+    __table_args__ = (
+        Index("ix_sync_jobs_claim", "status", "run_after"),
+        Index("ix_sync_jobs_order", "contact_id", "connection_id", "id"),
+    )
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"))
+    connection_id: Mapped[int] = mapped_column(ForeignKey("ats_connections.id", ondelete="CASCADE"))
+    # Null for work that is not about one contact (a list import).
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"))
+    enrollment_id: Mapped[int | None] = mapped_column(
+        ForeignKey("enrollments.id", ondelete="CASCADE")
+    )
+    # sync_contact | check_duplicate | log_activity | set_stage | import_list
+    kind: Mapped[str] = mapped_column(String(30))
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # pending | running | done | failed | cancelled
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    run_after: Mapped[datetime] = mapped_column(default=utcnow)
+    lease_expires_at: Mapped[datetime | None]
+    locked_by: Mapped[str | None] = mapped_column(String(100))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    batch_id: Mapped[str | None] = mapped_column(String(40), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None]
+
+
+class SyncCall(Base):
+    """The per-contact timeline: every ATS call made for a contact and its result."""
+
+    __tablename__ = "sync_calls"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    contact_id: Mapped[int] = mapped_column(
+        ForeignKey("contacts.id", ondelete="CASCADE"), index=True
+    )
+    job_id: Mapped[int | None] = mapped_column(BigId)
+    method: Mapped[str] = mapped_column(String(10))
+    path: Mapped[str] = mapped_column(String(500))
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    outcome: Mapped[str] = mapped_column(String(200))
+    attempt: Mapped[int] = mapped_column(Integer, default=1)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ImportRun(Base):
+    """A background import from an ATS list into a sequence, with its progress and result."""
+
+    __tablename__ = "import_runs"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"), index=True)
+    sequence_id: Mapped[int] = mapped_column(ForeignKey("sequences.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    list_id: Mapped[str] = mapped_column(String(100))
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    total: Mapped[int] = mapped_column(Integer, default=0)
+    added: Mapped[int] = mapped_column(Integer, default=0)
+    skipped_no_email: Mapped[int] = mapped_column(Integer, default=0)
+    already_present: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None]

@@ -1,0 +1,212 @@
+"""What each kind of job does against the ATS. Exactly-once rules live here:
+
+- look up before creating; write an intent before a create so a retry knows the record may be
+  ours; save the remote id the moment a create succeeds;
+- attachments and logged events are remembered on the link; after an uncertain failure the
+  ATS is asked (is the contact on the job? is our marker in its activity?) before writing again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import Any
+
+from outbound.connectors.base import ActivityInput, Connector, PermanentError, PersonInput
+from outbound.domain.field_mapping import mapped_values, values_to_write
+from outbound.domain.sync_rules import exists_error
+from outbound.domain.vocabulary import PROVIDER_TITLES
+from outbound.store.db import Database
+from outbound.store.models import utcnow
+from outbound.sync import state as st
+from outbound.sync.claims import ClaimedJob
+
+
+@dataclass
+class JobRun:
+    db: Database
+    job: ClaimedJob
+    connector: Connector
+
+    async def db_call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        return await asyncio.to_thread(fn, self.db, *args, **kwargs)
+
+
+def person_input(contact: dict[str, Any], snapshot: dict[str, Any], provider: str) -> PersonInput:
+    values = mapped_values(contact, snapshot.get("field_mapping") or [])
+    return PersonInput(
+        email=contact["email"],
+        first_name=contact["first_name"],
+        last_name=contact["last_name"],
+        title=contact["title"],
+        company=contact["company"],
+        phone=contact["phone"],
+        linkedin_url=contact["linkedin_url"],
+        location=contact["location"],
+        record_type=snapshot.get("record_type") or "candidate",
+        extra_fields=values_to_write(values, {}, is_new_record=True),
+    )
+
+
+async def ensure_record(run: JobRun, cs: st.ContactState) -> str:
+    """The ATS record for this contact: linked if the email exists, created once otherwise."""
+    job, conn = run.job, run.connector
+    assert job.contact_id is not None and cs.snapshot is not None
+    link = cs.link
+    person = person_input(cs.contact, cs.snapshot, cs.provider)
+    save = lambda **kw: run.db_call(  # noqa: E731
+        st.save_link, job.contact_id, cs.provider, cs.org, job.connection_id, **kw
+    )
+    if link is not None and link.remote_id:
+        if link.state == "created":  # id saved, details may be half-written
+            await conn.complete_person(link.remote_id, person, fresh=False)
+            await save(state="linked")
+        return link.remote_id
+
+    found = await conn.find_person_by_email(cs.contact["email"])
+    if found is not None:
+        ours = link is not None and link.state == "creating"
+        await save(remote_id=found.id, state="created" if ours else "linked", created_by_us=ours)
+        if ours:
+            await conn.complete_person(found.id, person, fresh=False)
+            await save(state="linked")
+        else:
+            await update_existing(run, found.id, found.fields, cs.snapshot, cs.contact)
+        return found.id
+
+    remote_id = None
+    if link is not None and link.state == "creating" and link.intent_at:
+        remote_id = await conn.recover_create(person, link.intent_at)
+    fresh = remote_id is None
+    if remote_id is None:
+        # The intent commits before the call: if we crash or the answer is lost, the retry
+        # knows a record found for this email (or half-written) was made by us.
+        await save(state="creating", intent_at=utcnow(), created_by_us=True)
+        remote_id = await conn.create_person(person)
+    await save(remote_id=remote_id, state="created", created_by_us=True)
+    await conn.complete_person(remote_id, person, fresh=fresh)
+    await save(state="linked")
+    return remote_id
+
+
+async def update_existing(
+    run: JobRun, remote_id: str, existing: dict[str, Any], snapshot: dict[str, Any],
+    contact: dict[str, Any],
+) -> None:
+    """Linking to a record someone else made: apply the mapping under its write policies."""
+    values = mapped_values(contact, snapshot.get("field_mapping") or [])
+    changes = values_to_write(values, existing, is_new_record=False)
+    if changes:
+        await run.connector.update_person(remote_id, changes)
+
+
+async def ensure_attached(run: JobRun, cs: st.ContactState, remote_id: str, job_id: str,
+                          known_new: bool) -> None:
+    if cs.link is not None and job_id in cs.link.attached_jobs:
+        return
+    # A record we created in this very run cannot be on the job yet; otherwise ask first.
+    if known_new or not await run.connector.is_attached(remote_id, job_id):
+        await run.connector.attach(remote_id, job_id)
+    await run.db_call(st.save_link, run.job.contact_id, cs.provider, cs.org,
+                      run.job.connection_id, add_attached_job=job_id)
+
+
+async def sync_contact(run: JobRun) -> None:
+    job = run.job
+    assert job.contact_id is not None
+    cs = await run.db_call(st.load_state, job.connection_id, job.contact_id, job.enrollment_id)
+    if cs is None or cs.snapshot is None:
+        return
+    had_record = cs.link is not None and cs.link.remote_id is not None
+    remote_id = await ensure_record(run, cs)
+    job_id = cs.snapshot.get("job_id")
+    if job_id:
+        cs = await run.db_call(st.load_state, job.connection_id, job.contact_id, job.enrollment_id)
+        known_new = (
+            not had_record and job.attempts == 1 and cs.link is not None and cs.link.created_by_us
+        )
+        await ensure_attached(run, cs, remote_id, job_id, known_new)
+    await run.db_call(st.mark_contact_synced, job.contact_id, job.enrollment_id, remote_id)
+
+
+async def check_duplicate(run: JobRun) -> None:
+    """Deduplication: warn when the ATS had this email before Outbound wrote it."""
+    job = run.job
+    assert job.contact_id is not None
+    cs = await run.db_call(st.load_state, job.connection_id, job.contact_id, job.enrollment_id)
+    if cs is None:
+        return
+    found = await run.connector.find_person_by_email(cs.contact["email"])
+    if found is None:
+        return
+    if cs.link is not None and cs.link.created_by_us and cs.link.remote_id in (None, found.id):
+        return  # a record Outbound itself created is never "Exists in …"
+    await run.db_call(
+        st.mark_enrollment, job.enrollment_id, error_code="exists_in_ats",
+        error_message=exists_error(cs.provider),
+    )
+
+
+async def _linked_record(run: JobRun) -> tuple[st.ContactState, str] | None:
+    job = run.job
+    assert job.contact_id is not None
+    cs = await run.db_call(st.load_state, job.connection_id, job.contact_id, job.enrollment_id)
+    if cs is None:
+        return None
+    if cs.link is None or not cs.link.remote_id:
+        raise PermanentError("the contact is not in the ATS yet (its sync did not succeed)")
+    return cs, cs.link.remote_id
+
+
+async def log_activity(run: JobRun) -> None:
+    linked = await _linked_record(run)
+    if linked is None:
+        return
+    cs, remote_id = linked
+    event = await run.db_call(st.load_event, run.job.payload["event_id"])
+    if event is None or event["id"] in cs.link.logged_events:  # type: ignore[union-attr]
+        return
+    marker = f"outbound-event-{event['id']}"
+    # Only after an uncertain failure is it worth the extra call to look for our marker.
+    if run.job.attempts == 1 or not await run.connector.has_activity(remote_id, marker):
+        await run.connector.log_activity(
+            remote_id,
+            ActivityInput(event["kind"], event["subject"], event["body"], event["occurred_at"],
+                          marker),
+        )
+    await run.db_call(st.save_link, run.job.contact_id, cs.provider, cs.org,
+                      run.job.connection_id, add_logged_event=event["id"])
+
+
+async def set_stage(run: JobRun) -> None:
+    linked = await _linked_record(run)
+    if linked is None:
+        return
+    cs, remote_id = linked
+    assert cs.snapshot is not None
+    job_id = cs.snapshot.get("job_id")
+    if not job_id:
+        return
+    wanted = run.job.payload["stage"]
+    stages = await run.connector.list_stages(job_id)
+    stage = next((s for s in stages if s.name == wanted), None)  # spelled exactly (guides)
+    if stage is None:
+        title = PROVIDER_TITLES[cs.provider]
+        await run.db_call(
+            st.mark_enrollment, run.job.enrollment_id, error_code="stage_missing",
+            error_message=(
+                f'Status not advanced: {title} has no stage named exactly "{wanted}". '
+                f"Create it in {title} to have Outbound move contacts there."
+            ),
+        )
+        return
+    await ensure_attached(run, cs, remote_id, job_id, known_new=False)
+    await run.connector.set_stage(remote_id, job_id, stage)
+
+
+HANDLERS = {
+    "sync_contact": sync_contact,
+    "check_duplicate": check_duplicate,
+    "log_activity": log_activity,
+    "set_stage": set_stage,
+}

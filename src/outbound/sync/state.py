@@ -1,0 +1,172 @@
+"""The database side of job handling: small synchronous units of work, run in threads."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from outbound.store.db import Database
+from outbound.store.models import (
+    ActivityEvent,
+    AtsConnection,
+    AtsLink,
+    Contact,
+    Enrollment,
+    SyncCall,
+    utcnow,
+)
+
+
+@dataclass
+class LinkView:
+    remote_id: str | None
+    state: str
+    created_by_us: bool
+    intent_at: str | None
+    attached_jobs: list[str]
+    logged_events: list[int]
+
+
+@dataclass
+class ContactState:
+    contact: dict[str, Any]
+    enrollment_id: int | None
+    snapshot: dict[str, Any] | None
+    link: LinkView | None
+    provider: str
+    org: str
+
+
+def _link(session: Session, contact_id: int, provider: str, org: str) -> AtsLink | None:
+    return session.scalar(
+        select(AtsLink).where(
+            AtsLink.contact_id == contact_id, AtsLink.provider == provider, AtsLink.ats_org == org
+        )
+    )
+
+
+def load_state(db: Database, connection_id: int, contact_id: int, enrollment_id: int | None
+               ) -> ContactState | None:
+    with db.session() as session:
+        contact = session.get(Contact, contact_id)
+        conn = session.get(AtsConnection, connection_id)
+        if contact is None or conn is None:
+            return None
+        snapshot = None
+        if enrollment_id is not None:
+            enrollment = session.get(Enrollment, enrollment_id)
+            if enrollment is None:
+                return None  # removed from the sequence: nothing left to do
+            snapshot = enrollment.sync_snapshot
+        provider = snapshot["provider"] if snapshot else conn.provider
+        org = snapshot["ats_org"] if snapshot else conn.ats_org
+        link = _link(session, contact_id, provider, org)
+        return ContactState(
+            contact={
+                c: getattr(contact, c)
+                for c in ("email", "first_name", "last_name", "title", "company", "phone",
+                          "linkedin_url", "location", "custom_variables")
+            },
+            enrollment_id=enrollment_id,
+            snapshot=snapshot,
+            link=None
+            if link is None
+            else LinkView(
+                link.remote_id,
+                link.state,
+                link.created_by_us,
+                link.intent_at.isoformat() if link.intent_at else None,
+                list(link.attached_jobs or []),
+                list(link.logged_events or []),
+            ),
+            provider=provider,
+            org=org,
+        )
+
+
+def save_link(
+    db: Database,
+    contact_id: int,
+    provider: str,
+    org: str,
+    connection_id: int,
+    **changes: Any,
+) -> None:
+    with db.session() as session:
+        link = _link(session, contact_id, provider, org)
+        if link is None:
+            link = AtsLink(contact_id=contact_id, provider=provider, ats_org=org,
+                           created_by_connection_id=connection_id, attached_jobs=[],
+                           logged_events=[])
+            session.add(link)
+        for key, value in changes.items():
+            if key == "add_attached_job":
+                link.attached_jobs = [*(link.attached_jobs or []), value]
+            elif key == "add_logged_event":
+                link.logged_events = [*(link.logged_events or []), value]
+            else:
+                setattr(link, key, value)
+
+
+def mark_enrollment(db: Database, enrollment_id: int | None, **changes: Any) -> None:
+    if enrollment_id is None:
+        return
+    with db.session() as session:
+        enrollment = session.get(Enrollment, enrollment_id)
+        if enrollment is None:
+            return
+        for key, value in changes.items():
+            setattr(enrollment, key, value)
+
+
+def mark_contact_synced(db: Database, contact_id: int, enrollment_id: int | None,
+                        remote_id: str) -> None:
+    with db.session() as session:
+        enrollment = session.get(Enrollment, enrollment_id) if enrollment_id else None
+        if enrollment is not None:
+            enrollment.sync_state = "synced"
+            enrollment.ats_record_id = remote_id
+            if enrollment.error_code in ("sync_error", "ats_unreachable", "reconnect_needed"):
+                enrollment.error_code = None
+                enrollment.error_message = None
+
+
+def load_event(db: Database, event_id: int) -> dict[str, Any] | None:
+    with db.session() as session:
+        event = session.get(ActivityEvent, event_id)
+        if event is None:
+            return None
+        return {
+            "id": event.id,
+            "kind": event.kind,
+            "subject": event.subject or "",
+            "body": event.body or "",
+            "occurred_at": event.occurred_at.isoformat().replace("+00:00", "Z"),
+        }
+
+
+def record_calls(db: Database, contact_id: int | None, job_id: int, calls: list[dict[str, Any]]
+                 ) -> None:
+    if contact_id is None or not calls:
+        return
+    with db.session() as session:
+        session.add_all(SyncCall(contact_id=contact_id, job_id=job_id, **c) for c in calls)
+
+
+def set_connection_health(db: Database, connection_id: int, *, ok: bool | None = None,
+                          auth_failed: str | None = None) -> None:
+    """One flag per connection, not one per contact: set on failure, cleared on success."""
+    with db.session() as session:
+        conn = session.get(AtsConnection, connection_id)
+        if conn is None:
+            return
+        if auth_failed is not None:
+            conn.status = "reconnect_needed"
+            conn.status_reason = auth_failed
+        elif ok is True and conn.failing_since is not None:
+            conn.failing_since = None
+        elif ok is False and conn.failing_since is None:
+            conn.failing_since = utcnow()

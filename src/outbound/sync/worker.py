@@ -1,0 +1,242 @@
+"""The sync worker: claims jobs, runs them against the ATS with per-credential pacing,
+retries what may succeed later and shows on the contact what will not."""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import hashlib
+import logging
+import os
+import random
+import socket
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, select
+
+from outbound.connectors.base import (
+    AtsError,
+    AuthError,
+    Connector,
+    PermanentError,
+    RateLimited,
+)
+from outbound.connectors.registry import make_connector
+from outbound.crypto import SecretBox
+from outbound.domain.vocabulary import PROVIDER_TITLES
+from outbound.http import Request, Response
+from outbound.settings import Settings
+from outbound.store.db import Database
+from outbound.store.models import AtsConnection, SyncJob
+from outbound.sync import claims
+from outbound.sync import state as st
+from outbound.sync.handlers import HANDLERS, JobRun
+from outbound.sync.importer import import_list, mark_failed
+from outbound.sync.rate_limit import TokenBucket
+
+log = logging.getLogger("outbound.worker")
+_calls: contextvars.ContextVar[list[dict[str, Any]] | None] = contextvars.ContextVar(
+    "calls", default=None
+)
+
+
+@dataclass
+class ConnectionRuntime:
+    fingerprint: str
+    connector: Connector
+    limiter: TokenBucket
+
+
+def _observe(request: Request, response: Response | None, outcome: str) -> None:
+    calls = _calls.get()
+    if calls is not None:
+        calls.append({
+            "method": request.method,
+            "path": request.url.path,  # never the query: it could carry an api_key
+            "status_code": response.status_code if response is not None else None,
+            "outcome": outcome,
+        })
+
+
+def backoff_seconds(attempts: int, base: float, cap: float) -> float:
+    """Exponential backoff with full jitter."""
+    return random.uniform(0, min(cap, base * (2 ** max(0, attempts - 1))))
+
+
+class Worker:
+    def __init__(self, db: Database, settings: Settings, worker_id: str | None = None,
+                 backoff_base: float = 1.0, backoff_cap: float = 300.0,
+                 request_timeout: float = 10.0) -> None:
+        self.db = db
+        self.settings = settings
+        self.box = SecretBox(settings.fernet_key)
+        self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
+        self.backoff_base = backoff_base
+        self.backoff_cap = backoff_cap
+        self.request_timeout = request_timeout
+        self._runtimes: dict[int, ConnectionRuntime] = {}
+        self._inflight: dict[int, asyncio.Task[None]] = {}
+        self._stop = asyncio.Event()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    # -- connections ---------------------------------------------------------------------
+    def _load_connections(self, ids: set[int]) -> dict[int, tuple[str, dict[str, Any], str]]:
+        with self.db.session() as session:
+            rows = session.scalars(select(AtsConnection).where(AtsConnection.id.in_(ids)))
+            return {
+                c.id: (c.provider, self.box.open(c.credentials_encrypted),
+                       hashlib.sha256(c.credentials_encrypted).hexdigest())
+                for c in rows
+            }
+
+    async def _runtime(self, connection_id: int, info: tuple[str, dict[str, Any], str]
+                       ) -> ConnectionRuntime:
+        provider, credentials, fingerprint = info
+        runtime = self._runtimes.get(connection_id)
+        if runtime is None or runtime.fingerprint != fingerprint:  # new credentials: reconnect
+            if runtime is not None:
+                await runtime.connector.aclose()
+            rate = (self.settings.crelate_rate_per_second if provider == "crelate"
+                    else self.settings.clockwork_rate_per_second)
+            connector = make_connector(provider, credentials, self.settings,
+                                       timeout=self.request_timeout)
+            limiter = TokenBucket(rate, burst=1.0)
+            connector.pace = limiter.acquire
+            connector.observer = _observe
+            runtime = ConnectionRuntime(fingerprint, connector, limiter)
+            self._runtimes[connection_id] = runtime
+        return runtime
+
+    # -- one job -------------------------------------------------------------------------
+    async def _run_job(self, job: claims.ClaimedJob, runtime: ConnectionRuntime) -> None:
+        calls: list[dict[str, Any]] = []
+        _calls.set(calls)
+        run = JobRun(self.db, job, runtime.connector)
+        try:
+            if job.kind == "import_list":
+                await import_list(run)
+            else:
+                await HANDLERS[job.kind](run)
+        except RateLimited as exc:
+            runtime.limiter.pause(exc.retry_after)
+            await self._db(claims.retry_later, job.id, self.worker_id, exc.retry_after,
+                           exc.message, count_attempt=False)
+        except AuthError as exc:
+            title = PROVIDER_TITLES.get(runtime.connector.provider, "the ATS")
+            reason = f"{title} rejected the saved credentials ({exc.status_code}); reconnect"
+            await asyncio.to_thread(st.set_connection_health, self.db, job.connection_id,
+                                    auth_failed=reason)
+            # Parked, not failed: the claim skips paused connections until a reconnect.
+            await self._db(claims.retry_later, job.id, self.worker_id, 0, reason,
+                           count_attempt=False)
+        except PermanentError as exc:
+            await self._fail(job, exc.message, "sync_error")
+        except AtsError as exc:  # transient: 5xx, timeouts, dropped connections
+            await asyncio.to_thread(st.set_connection_health, self.db, job.connection_id,
+                                    ok=False)
+            if job.attempts >= self.settings.max_attempts:
+                await self._fail(job, exc.message, "ats_unreachable")
+            else:
+                delay = backoff_seconds(job.attempts, self.backoff_base, self.backoff_cap)
+                await self._db(claims.retry_later, job.id, self.worker_id, delay, exc.message)
+        except Exception as exc:  # a bug: keep the worker alive, show it on the contact
+            log.exception("job %s (%s) crashed", job.id, job.kind)
+            await self._fail(job, f"internal error: {type(exc).__name__}", "sync_error")
+        else:
+            await self._db(claims.finish, job.id, self.worker_id)
+            await asyncio.to_thread(st.set_connection_health, self.db, job.connection_id, ok=True)
+        finally:
+            await asyncio.to_thread(st.record_calls, self.db, job.contact_id, job.id,
+                                    [{**c, "attempt": job.attempts} for c in calls])
+
+    async def _db(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        def unit() -> Any:
+            with self.db.session() as session:
+                return fn(session, *args, **kwargs)
+
+        return await asyncio.to_thread(unit)
+
+    async def _fail(self, job: claims.ClaimedJob, message: str, code: str) -> None:
+        log.warning("job %s (%s) for contact %s failed: %s", job.id, job.kind, job.contact_id,
+                    message)
+        await self._db(claims.fail, job.id, self.worker_id, message)
+        if job.kind == "import_list":
+            await mark_failed(self.db, job.payload["import_id"], message)
+            return
+        changes: dict[str, Any] = {"error_code": code, "error_message": message}
+        if job.kind == "sync_contact":
+            changes["sync_state"] = "failed"
+        await asyncio.to_thread(st.mark_enrollment, self.db, job.enrollment_id, **changes)
+
+    # -- the loop --------------------------------------------------------------------------
+    async def tick(self) -> int:
+        """Claim what fits and start it; returns how many jobs were started."""
+        free = self.settings.worker_concurrency - len(self._inflight)
+        if free <= 0:
+            return 0
+        jobs = await asyncio.to_thread(
+            claims.claim, self.db, self.worker_id, min(free, self.settings.worker_batch_size),
+            self.settings.lease_seconds,
+        )
+        if not jobs:
+            return 0
+        infos = await asyncio.to_thread(self._load_connections, {j.connection_id for j in jobs})
+        for job in jobs:
+            runtime = await self._runtime(job.connection_id, infos[job.connection_id])
+            task = asyncio.create_task(self._run_job(job, runtime))
+            self._inflight[job.id] = task
+            task.add_done_callback(lambda _t, jid=job.id: self._inflight.pop(jid, None))
+        return len(jobs)
+
+    async def run(self, poll_interval: float = 0.2) -> None:
+        last_beat = time.monotonic()
+        try:
+            while not self._stop.is_set():
+                started = await self.tick()
+                if time.monotonic() - last_beat > self.settings.lease_seconds / 3:
+                    await asyncio.to_thread(claims.heartbeat, self.db, self.worker_id,
+                                            list(self._inflight), self.settings.lease_seconds)
+                    last_beat = time.monotonic()
+                if started == 0:
+                    waiters = list(self._inflight.values())
+                    if waiters:
+                        await asyncio.wait(waiters, timeout=poll_interval,
+                                           return_when=asyncio.FIRST_COMPLETED)
+                    else:
+                        try:
+                            await asyncio.wait_for(self._stop.wait(), poll_interval)
+                        except TimeoutError:
+                            pass
+        finally:
+            if self._inflight:
+                await asyncio.wait(list(self._inflight.values()))
+            for runtime in self._runtimes.values():
+                await runtime.connector.aclose()
+            self._runtimes.clear()
+
+    def open_job_count(self) -> int:
+        with self.db.session() as session:
+            return int(session.scalar(
+                select(func.count(SyncJob.id))
+                .join(AtsConnection, AtsConnection.id == SyncJob.connection_id)
+                .where(SyncJob.status.in_(("pending", "running")),
+                       AtsConnection.status == "active")
+            ) or 0)
+
+    async def drain(self, timeout: float = 60.0) -> None:
+        """Run until no claimable work is left (tests, CLI `outbound worker --until-idle`)."""
+        runner = asyncio.create_task(self.run(poll_interval=0.05))
+        deadline = time.monotonic() + timeout
+        try:
+            while time.monotonic() < deadline:
+                await asyncio.sleep(0.1)
+                if not self._inflight and await asyncio.to_thread(self.open_job_count) == 0:
+                    return
+            raise TimeoutError(f"sync work still open after {timeout}s")
+        finally:
+            self.stop()
+            await runner
