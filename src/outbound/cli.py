@@ -1,0 +1,187 @@
+"""The `outbound` command line."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from outbound.settings import Settings
+
+app = typer.Typer(help="Outbound: recruiting outreach that keeps your ATS true.",
+                  no_args_is_help=True)
+db_app = typer.Typer(help="Database migrations.", no_args_is_help=True)
+team_app = typer.Typer(help="Teams.", no_args_is_help=True)
+user_app = typer.Typer(help="Users and API tokens.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(team_app, name="team")
+app.add_typer(user_app, name="user")
+console = Console()
+err = Console(stderr=True)
+
+
+def _settings() -> Settings:
+    return Settings()
+
+
+def _fail(message: str) -> None:
+    err.print(f"[red]error:[/red] {message}")
+    raise typer.Exit(code=2)
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: str = "head") -> None:
+    """Apply migrations to the configured database (created if missing)."""
+    from outbound.store.migrate import upgrade
+
+    settings = _settings()
+    upgrade(settings.resolved_database_url, revision)
+    console.print(f"database at [bold]{_redact(settings.resolved_database_url)}[/bold] is up to date")
+
+
+def _redact(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+@team_app.command("create")
+def team_create(name: str) -> None:
+    """Create a team (a firm's account); prints its id."""
+    from outbound.service.accounts import create_team
+    from outbound.service.errors import ServiceError
+    from outbound.store.db import Database
+
+    db = Database(_settings().resolved_database_url)
+    try:
+        with db.session() as session:
+            team = create_team(session, name)
+            console.print(f"team {team.id} created: {team.name}")
+    except ServiceError as exc:
+        _fail(exc.message)
+
+
+@user_app.command("create")
+def user_create(
+    team_id: Annotated[int, typer.Option("--team", help="Team id")],
+    email: Annotated[str, typer.Option(help="Sign-in email")],
+    name: Annotated[str, typer.Option(help="Display name")] = "",
+    role: Annotated[str, typer.Option(help="owner, manager or recruiter")] = "owner",
+    password: Annotated[str | None, typer.Option(help="Web sign-in password")] = None,
+) -> None:
+    """Create a user and print an API token (shown once)."""
+    from outbound.service.accounts import create_user
+    from outbound.service.errors import ServiceError
+    from outbound.store.db import Database
+
+    if "@" not in email:
+        _fail("--email must be an email address")
+    password_hash = None
+    if password:
+        from argon2 import PasswordHasher
+
+        password_hash = PasswordHasher().hash(password)
+    db = Database(_settings().resolved_database_url)
+    try:
+        with db.session() as session:
+            user, token = create_user(session, team_id, email, name or email, role,
+                                      password_hash=password_hash)
+            console.print(f"user {user.id} created ({user.role})")
+            console.print(f"API token (shown once): [bold]{token}[/bold]")
+    except ServiceError as exc:
+        _fail(exc.message)
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option()] = None,
+    port: Annotated[int | None, typer.Option()] = None,
+    worker: Annotated[bool, typer.Option(help="Run the sync worker in this process")] = True,
+) -> None:
+    """Serve the web app and REST API (and, by default, the sync worker)."""
+    import uvicorn
+
+    from outbound.api.app import create_app
+    from outbound.store.migrate import upgrade
+
+    settings = _settings()
+    upgrade(settings.resolved_database_url)
+    uvicorn.run(create_app(settings, run_worker=worker), host=host or settings.host,
+                port=port or settings.port, log_level="info")
+
+
+@app.command("worker")
+def worker_cmd(
+    until_idle: Annotated[bool, typer.Option(help="Exit when no work is left")] = False,
+) -> None:
+    """Run a sync worker (several may share a PostgreSQL database)."""
+    from outbound.store.db import Database
+    from outbound.sync.worker import Worker
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    settings = _settings()
+    w = Worker(Database(settings.resolved_database_url), settings)
+    try:
+        asyncio.run(w.drain(timeout=10**9) if until_idle else w.run())
+    except KeyboardInterrupt:
+        pass
+
+
+@app.command()
+def simulate(
+    ats: Annotated[str, typer.Argument(help="crelate or clockwork")],
+    port: Annotated[int, typer.Option()] = 9001,
+    host: Annotated[str, typer.Option()] = "127.0.0.1",
+    seed: Annotated[str, typer.Option(help="standard (has Messaged/Replied stages) or bare")] = "standard",
+    rate: Annotated[float, typer.Option(help="Requests per second per key; 0 = unlimited")] = 5.0,
+    fault_seed: Annotated[int, typer.Option()] = 0,
+    error_rate: Annotated[float, typer.Option()] = 0.0,
+    drop_rate: Annotated[float, typer.Option()] = 0.0,
+    commit_then_fail_rate: Annotated[float, typer.Option()] = 0.0,
+    latency_ms: Annotated[float, typer.Option()] = 0.0,
+) -> None:
+    """Serve a Crelate or Clockwork simulator (admin routes under /_admin)."""
+    import uvicorn
+
+    from outbound.simulators.harness import FaultConfig, RateLimitConfig
+
+    faults = FaultConfig(seed=fault_seed, error_rate=error_rate, drop_rate=drop_rate,
+                         commit_then_fail_rate=commit_then_fail_rate, latency_ms=latency_ms)
+    limit = RateLimitConfig(requests_per_second=rate)
+    if ats == "crelate":
+        from outbound.simulators.crelate.app import create_crelate_app
+
+        sim = create_crelate_app(seed, faults, limit)
+        hint = "curl -H 'X-Api-Key: alicecrelatekey0000000000a' " + f"http://{host}:{port}/api3/jobs"
+    elif ats == "clockwork":
+        from outbound.simulators.clockwork.app import create_clockwork_app
+
+        sim = create_clockwork_app(seed, "acme", faults, limit)
+        hint = (f"curl -H 'Authorization: Token Y3ctYWxpY2Uta2V5OmN3LWFsaWNlLXNlY3JldA==' "
+                f"-H 'X-API-Key: acme-firm-service-key-0001' http://{host}:{port}/v3.0/acme/projects")
+    else:
+        _fail("ats must be crelate or clockwork")
+        return
+    console.print(f"{ats} simulator on http://{host}:{port}  (seed: {seed}; keys: /_admin/keys)")
+    console.print(f"try: {hint}")
+    uvicorn.run(sim, host=host, port=port, log_level="warning")
+
+
+@app.command()
+def demo(
+    reset: Annotated[bool, typer.Option(help="Start from fresh demo data")] = False,
+    port: Annotated[int, typer.Option()] = 8000,
+    data_dir: Annotated[Path, typer.Option()] = Path("./outbound-demo"),
+) -> None:
+    """Start the whole product with sample data: web app, worker and both ATS simulators."""
+    from outbound.demo import run_demo
+
+    run_demo(data_dir=data_dir, port=port, reset=reset)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

@@ -1,0 +1,161 @@
+"""The Crelate simulator's in-memory organisation, with two seeds."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+RECRUITING_WORKFLOW_TYPE_ID = "F6EF012F-998D-4132-B38B-A17A00B2B958"
+EMAIL_FIELDS = (
+    "EmailAddresses_Personal",
+    "EmailAddresses_Work",
+    "EmailAddresses_Other",
+    "EmailAddresses_Personal_Other",
+    "EmailAddresses_Work_Other",
+    "EmailAddresses_Other_Alternate",
+    "EmailAddresses_Potential",
+)
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+@dataclass
+class CrelateStore:
+    users: list[dict[str, Any]] = field(default_factory=list)  # {Id, Name, Email, ApiKey}
+    contacts: dict[str, dict[str, Any]] = field(default_factory=dict)
+    jobs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    statuses: list[dict[str, Any]] = field(default_factory=list)
+    activity_types: list[dict[str, Any]] = field(default_factory=list)
+    activities: dict[str, dict[str, Any]] = field(default_factory=dict)
+    notes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # (job id, contact id) → {"StatusId", "History": [{Date, Stage{Id,Title}}]}
+    pipeline: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    lists: dict[str, dict[str, Any]] = field(default_factory=dict)
+    contact_sources: list[dict[str, Any]] = field(default_factory=list)
+    custom_fields: list[dict[str, Any]] = field(default_factory=list)
+
+    def user_by_key(self, key: str | None) -> dict[str, Any] | None:
+        if not key:
+            return None
+        return next((u for u in self.users if u["ApiKey"] == key), None)
+
+    def emails_of(self, contact: dict[str, Any]) -> list[str]:
+        return [
+            str(contact[f]["Value"]).lower()
+            for f in EMAIL_FIELDS
+            if isinstance(contact.get(f), dict) and contact[f].get("Value")
+        ]
+
+    def add_contact(self, entity: dict[str, Any], user: dict[str, Any]) -> str:
+        cid = new_id()
+        stamp = now_iso()
+        lookup = {"Id": user["Id"], "Title": user["Name"]}
+        first, last = entity.get("FirstName") or "", entity.get("LastName") or ""
+        self.contacts[cid] = {
+            **entity,
+            "Id": cid,
+            "Name": f"{last}, {first}".strip(", "),
+            "FullName": f"{first} {last}".strip(),
+            "RecordType": entity.get("RecordType", 1),
+            "EntityStatus": 1,
+            "ContactNum": len(self.contacts) + 1,
+            "CreatedById": lookup,
+            "UpdatedById": lookup,
+            "Owners": entity.get("Owners") or [{**lookup, "IsPrimary": True}],
+            "CreatedOn": stamp,
+            "ModifiedOn": stamp,
+            "Tags": entity.get("Tags") or {},
+        }
+        return cid
+
+    def records(self, kind: str) -> list[Any]:
+        if kind == "pipeline":
+            return [{"JobId": j, "ContactId": c, **v} for (j, c), v in self.pipeline.items()]
+        value = getattr(self, kind)
+        return list(value.values()) if isinstance(value, dict) else list(value)
+
+    def duplicates(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for contact in self.contacts.values():
+            for email in set(self.emails_of(contact)):
+                counts[email] = counts.get(email, 0) + 1
+        return {e: n for e, n in counts.items() if n > 1}
+
+
+RECORD_KINDS = ("users", "contacts", "jobs", "statuses", "activity_types", "activities", "notes",
+                "pipeline", "lists", "contact_sources", "custom_fields")
+
+
+def _seed_common(store: CrelateStore, stage_names: list[str]) -> None:
+    store.users = [
+        {"Id": new_id(), "Name": "Alice Recruiter", "Email": "alice@acme-staffing.test",
+         "ApiKey": "alicecrelatekey0000000000a"},
+        {"Id": new_id(), "Name": "Bob Manager", "Email": "bob@acme-staffing.test",
+         "ApiKey": "bobcrelatekey000000000000b"},
+        {"Id": new_id(), "Name": "Carol Owner", "Email": "carol@acme-staffing.test",
+         "ApiKey": "carolcrelatekey0000000000c"},
+    ]
+    for name in ("Senior Python Engineer", "VP of Sales", "Staff Data Scientist",
+                 "Head of Talent"):
+        jid = new_id()
+        store.jobs[jid] = {"Id": jid, "Name": name, "JobNum": len(store.jobs) + 1,
+                           "CreatedOn": now_iso()}
+    store.statuses = [
+        {"Id": new_id(), "Name": n, "SortOrder": i, "WorkflowTypeId":
+         {"Id": RECRUITING_WORKFLOW_TYPE_ID, "Title": "Recruiting"}}
+        for i, n in enumerate(stage_names)
+    ]
+    store.activity_types = [
+        {"Id": new_id(), "Name": n} for n in ("Email", "Call", "Meeting", "Screen", "Text Message")
+    ]
+    store.contact_sources = [{"Id": new_id(), "Name": n} for n in ("LinkedIn", "Referral", "Outbound")]
+    store.custom_fields = [
+        {"Name": "CustomField1", "Label": "Preferred Pronouns", "IsCustom": True, "Type": "Text"},
+        {"Name": "CustomField2", "Label": "Visa Status", "IsCustom": True, "Type": "Text"},
+        {"Name": "CustomField3", "Label": "Sourced By Campaign", "IsCustom": True, "Type": "Text"},
+    ]
+    owner = store.users[2]
+    existing = [
+        ("Dana", "Existing", "dana.existing@example.com"),
+        ("Evan", "Known", "evan.known@example.com"),
+        ("Fiona", "Placed", "fiona.placed@example.com"),
+        ("Gus", "Returning", "gus.returning@example.com"),
+    ]
+    for first, last, email in existing:
+        store.add_contact({"FirstName": first, "LastName": last,
+                           "EmailAddresses_Personal": {"Value": email, "IsPrimary": True}}, owner)
+    members = []
+    for i in range(12):
+        members.append(store.add_contact({
+            "FirstName": f"Listed{i}", "LastName": "Prospect",
+            "EmailAddresses_Work": {"Value": f"listed{i}@prospects.example.com", "IsPrimary": True},
+        }, owner))
+    for i in range(3):  # list members without an email: skipped on import
+        members.append(store.add_contact({"FirstName": f"NoEmail{i}", "LastName": "Prospect"}, owner))
+    members.append(next(iter(store.contacts)))  # Dana: already known to the ATS
+    lid = new_id()
+    store.lists[lid] = {"Id": lid, "Name": "Q4 Python Engineers", "Members": members}
+    lid2 = new_id()
+    store.lists[lid2] = {"Id": lid2, "Name": "Empty list", "Members": []}
+
+
+def seed_store(seed: str = "standard") -> CrelateStore:
+    """standard: has stages "Messaged", "Replied", "Interested", "Not Interested";
+    bare: Crelate's usual stages only, none of those four."""
+    store = CrelateStore()
+    if seed == "bare":
+        _seed_common(store, ["Maybe", "Applied", "Submitted", "Good Fit", "Interviewing", "Hired"])
+    elif seed == "standard":
+        _seed_common(store, ["Maybe", "Messaged", "Replied", "Interested", "Not Interested",
+                             "Submitted", "Good Fit", "Hired"])
+    else:
+        raise ValueError(f"unknown seed {seed!r}: standard or bare")
+    return store
