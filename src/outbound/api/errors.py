@@ -9,6 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import IntegrityError
 
+from outbound.domain.vocabulary import PROVIDERS
 from outbound.service.errors import ServiceError
 
 log = logging.getLogger("outbound.api")
@@ -18,6 +19,9 @@ def _field(loc: tuple[object, ...] | list[object]) -> str:
     # ("body", "contacts", 3, "email") → "contacts[3].email"; drop the "body"/"query" prefix.
     parts = list(loc)
     if parts and parts[0] in ("body", "query", "path", "header"):
+        parts = parts[1:]
+    # A tagged union (PUT /connection) adds its tag to the path; the user never typed it.
+    if parts and parts[0] in PROVIDERS:
         parts = parts[1:]
     out = ""
     for part in parts:
@@ -31,10 +35,14 @@ def _field(loc: tuple[object, ...] | list[object]) -> str:
 def install(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [
-            {"field": _field(e.get("loc", ())), "message": str(e.get("msg", "invalid"))}
-            for e in exc.errors()
-        ]
+        errors = []
+        for e in exc.errors():
+            field = _field(e.get("loc", ()))
+            if e.get("type") in ("union_tag_invalid", "union_tag_not_found"):
+                # The discriminator itself is wrong (e.g. an unknown provider): name it.
+                tag = str((e.get("ctx") or {}).get("discriminator", "")).strip("'")
+                field = f"{field}.{tag}" if field != "body" else tag
+            errors.append({"field": field, "message": str(e.get("msg", "invalid"))})
         first = errors[0] if errors else {"field": "body", "message": "invalid"}
         return JSONResponse(
             status_code=422,

@@ -105,7 +105,7 @@ def add_contacts(
                 select(Contact.email, Contact.id).where(
                     Contact.team_id == caller.team_id, Contact.email.in_(chunk)
                 )
-            ).tuples()
+            ).all()
         )
     new_rows = [
         {
@@ -131,7 +131,7 @@ def add_contacts(
                     select(Contact.email, Contact.id).where(
                         Contact.team_id == caller.team_id, Contact.email.in_(chunk)
                     )
-                ).tuples()
+                ).all()
             )
 
     contact_ids = [existing[e] for e in emails]
@@ -170,7 +170,7 @@ def add_contacts(
                     Enrollment.sequence_id == seq.id,
                     Enrollment.contact_id.in_(to_enroll[start : start + 900]),
                 )
-            ).tuples()
+            ).all()
         )
 
     if snapshot is not None:
@@ -230,7 +230,7 @@ def list_enrollments(
     )
     if needs_attention:
         q = q.where(Enrollment.error_code.is_not(None))
-    rows = session.execute(q.order_by(Enrollment.id).limit(limit).offset(offset)).tuples()
+    rows = session.execute(q.order_by(Enrollment.id).limit(limit).offset(offset)).all()
     return list(rows)
 
 
@@ -381,7 +381,7 @@ def batch_progress(session: Session, caller: Caller, batch_id: str) -> dict[str,
             select(SyncJob.status, func.count(SyncJob.id))
             .where(SyncJob.batch_id == batch_id, SyncJob.team_id == caller.team_id)
             .group_by(SyncJob.status)
-        ).tuples()
+        ).all()
     )
     total = sum(counts.values())
     if total == 0:
