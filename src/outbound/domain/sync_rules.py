@@ -6,7 +6,7 @@ No I/O here: the service layer feeds in rows, and gets back plain decisions.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from outbound.domain.vocabulary import (
@@ -100,7 +100,12 @@ def logs_activity(snapshot: dict[str, Any] | None, kind: str, occurred_at: datet
         return False
     if kind not in ACTIVITY_KINDS:
         return False
-    return occurred_at >= datetime.fromisoformat(snapshot["connected_at"])
+    connected_at = datetime.fromisoformat(snapshot["connected_at"])
+    if connected_at.tzinfo is None:  # snapshots store UTC
+        connected_at = connected_at.replace(tzinfo=UTC)
+    if occurred_at.tzinfo is None:
+        occurred_at = occurred_at.replace(tzinfo=UTC)
+    return occurred_at >= connected_at
 
 
 def stage_for_event(kind: str, sentiment: str | None, first_send: bool) -> str | None:

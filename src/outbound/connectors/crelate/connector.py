@@ -32,6 +32,7 @@ EMAIL_FIELDS = (
     "EmailAddresses_Other_Alternate",
     "EmailAddresses_Potential",
 )
+CONTACT_POINT_PREFIXES = ("EmailAddresses_", "PhoneNumbers_", "Websites_", "InstantAddresses_")
 E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 
 
@@ -132,8 +133,18 @@ class CrelateConnector(HttpConnector):
             entity["CurrentPosition"] = {"JobTitle": person.title, "IsPrimary": True}
         if person.location:
             entity["Addresses_Business"] = {"City": person.location, "IsPrimary": True}
-        entity.update(person.extra_fields)
+        entity.update(self.wrap_fields(person.extra_fields))
         return entity
+
+    @staticmethod
+    def wrap_fields(fields: dict[str, Any]) -> dict[str, Any]:
+        """Contact points are objects in Crelate; a mapping names the field, we wrap the value."""
+        return {
+            k: {"Value": v, "IsPrimary": True}
+            if k.startswith(CONTACT_POINT_PREFIXES) and not isinstance(v, dict)
+            else v
+            for k, v in fields.items()
+        }
 
     async def create_person(self, person: PersonInput) -> str:
         data = await self._data("POST", "/contacts", json={"entity": self.person_entity(person)})
@@ -146,7 +157,9 @@ class CrelateConnector(HttpConnector):
         return None  # the email is written with the record, so find_person_by_email suffices
 
     async def update_person(self, person_id: str, fields: dict[str, Any]) -> None:
-        await self.request("PATCH", f"/contacts/{person_id}", json={"entity": fields})
+        await self.request(
+            "PATCH", f"/contacts/{person_id}", json={"entity": self.wrap_fields(fields)}
+        )
 
     async def list_jobs(self) -> list[AtsJob]:
         return [AtsJob(str(j["Id"]), j.get("Name") or "") async for j in self._pages("/jobs")]

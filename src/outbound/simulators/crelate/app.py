@@ -23,6 +23,7 @@ from outbound.simulators.harness import FaultConfig, Harness, RateLimitConfig, a
 
 E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 PHONE_PREFIX = "PhoneNumbers_"
+CONTACT_POINTS = ("EmailAddresses_", "PhoneNumbers_", "Websites_", "InstantAddresses_")
 
 
 class CrelateError(Exception):
@@ -130,6 +131,8 @@ def create_crelate_app(seed: str = "standard", faults: FaultConfig | None = None
             if missing:  # official: 500 with the list of missing fields
                 raise CrelateError(500, *(f"{f} is required." for f in missing))
         for key, value in e.items():
+            if key.startswith(CONTACT_POINTS) and not isinstance(value, dict):
+                raise CrelateError(400, f"{key} must be an object with a Value.")
             if key.startswith(PHONE_PREFIX) and isinstance(value, dict):
                 if not E164.match(str(value.get("Value", ""))):
                     raise CrelateError(unverified.PHONE_REJECT_STATUS,
