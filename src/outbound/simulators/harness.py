@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import random
 import re
 import time
@@ -177,6 +178,17 @@ async def _json(send: Send, status: int, body: dict[str, Any],
     raw += [(k.encode(), v.encode()) for k, v in (headers or {}).items()]
     await send({"type": "http.response.start", "status": status, "headers": raw})
     await send({"type": "http.response.body", "body": payload})
+
+
+class _IgnoreInjectedDrops(logging.Filter):
+    """uvicorn logs our deliberate short body as an application error; it is not one."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        return not (exc is not None and "Too little data for declared Content-Length" in str(exc))
+
+
+logging.getLogger("uvicorn.error").addFilter(_IgnoreInjectedDrops())
 
 
 async def _drop(send: Send) -> None:
