@@ -31,8 +31,12 @@ CLOCKWORK_FIRM_KEY = "acme-firm-service-key-0001"
 
 
 def clockwork_credentials(who: str = "alice") -> dict[str, str]:
-    return {"firm": "acme", "api_key": f"cw-{who}-key", "api_secret": f"cw-{who}-secret",
-            "firm_service_key": CLOCKWORK_FIRM_KEY}
+    return {
+        "firm": "acme",
+        "api_key": f"cw-{who}-key",
+        "api_secret": f"cw-{who}-secret",
+        "firm_service_key": CLOCKWORK_FIRM_KEY,
+    }
 
 
 @dataclass
@@ -57,13 +61,21 @@ class Sim:
         self.http.put("/_admin/faults", json=changes).raise_for_status()
 
     def rate_limit(self, rps: float, burst: float = 0) -> None:
-        self.http.put("/_admin/rate-limit",
-                      json={"requests_per_second": rps, "burst": burst}).raise_for_status()
+        self.http.put(
+            "/_admin/rate-limit", json={"requests_per_second": rps, "burst": burst}
+        ).raise_for_status()
 
     def reset(self, seed: str = "standard") -> None:
         self.http.post("/_admin/reset", params={"seed": seed}).raise_for_status()
-        self.faults(seed=0, error_rate=0, drop_rate=0, commit_then_fail_rate=0, latency_ms=0,
-                    latency_jitter_ms=0, hang_seconds=15)
+        self.faults(
+            seed=0,
+            error_rate=0,
+            drop_rate=0,
+            commit_then_fail_rate=0,
+            latency_ms=0,
+            latency_jitter_ms=0,
+            hang_seconds=15,
+        )
         self.rate_limit(0)
 
 
@@ -143,8 +155,9 @@ class Team:
             self.tokens: dict[str, str] = {}
             self.user_ids: dict[str, int] = {}
             for role in ("owner", "manager", "recruiter"):
-                user, token = create_user(session, team.id, f"{role}@{slug}.test",
-                                          role.title(), role)
+                user, token = create_user(
+                    session, team.id, f"{role}@{slug}.test", role.title(), role
+                )
                 self.tokens[role] = token
                 self.user_ids[role] = user.id
 
@@ -161,8 +174,14 @@ def team(client: TestClient, db: Database) -> Team:
 
 
 def run_worker(db: Database, settings: Settings, timeout: float = 60, **kw: Any) -> None:
-    worker = Worker(db, settings, backoff_base=0.01, backoff_cap=0.2,
-                    request_timeout=kw.pop("request_timeout", 5.0), **kw)
+    worker = Worker(
+        db,
+        settings,
+        backoff_base=0.01,
+        backoff_cap=0.2,
+        request_timeout=kw.pop("request_timeout", 5.0),
+        **kw,
+    )
     asyncio.run(worker.drain(timeout=timeout))
 
 

@@ -14,21 +14,42 @@ from tests.conftest import CRELATE_KEYS, Team
 
 
 def make_sequence(team: Team, role: str = "owner", **sync: Any) -> int:
-    r = team.call("POST", "/sequences", role, json={
-        "name": "Python engineers",
-        "steps": [{"subject": "Hi {{first_name}}", "body": "Hello", "delay_days": 0},
-                  {"subject": "Re: Hi", "body": "Following up", "delay_days": 3}],
-        "sync": sync,
-    })
+    r = team.call(
+        "POST",
+        "/sequences",
+        role,
+        json={
+            "name": "Python engineers",
+            "steps": [
+                {"subject": "Hi {{first_name}}", "body": "Hello", "delay_days": 0},
+                {"subject": "Re: Hi", "body": "Following up", "delay_days": 3},
+            ],
+            "sync": sync,
+        },
+    )
     assert r.status_code == 201, r.text
     return int(r.json()["id"])
 
 
 def test_migrations_create_every_table_from_empty(db: Database) -> None:
     tables = set(inspect(db.engine).get_table_names())
-    assert {"teams", "users", "api_tokens", "ats_connections", "integration_settings",
-            "sequences", "sequence_steps", "contacts", "enrollments", "activity_events",
-            "ats_links", "sync_jobs", "sync_calls", "import_runs", "alembic_version"} <= tables
+    assert {
+        "teams",
+        "users",
+        "api_tokens",
+        "ats_connections",
+        "integration_settings",
+        "sequences",
+        "sequence_steps",
+        "contacts",
+        "enrollments",
+        "activity_events",
+        "ats_links",
+        "sync_jobs",
+        "sync_calls",
+        "import_runs",
+        "alembic_version",
+    } <= tables
 
 
 def test_sqlite_runs_in_wal_mode(db: Database) -> None:
@@ -39,8 +60,9 @@ def test_sqlite_runs_in_wal_mode(db: Database) -> None:
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
 
 
-@pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer nope"},
-                                     {"Authorization": "Basic abc"}])
+@pytest.mark.parametrize(
+    "headers", [{}, {"Authorization": "Bearer nope"}, {"Authorization": "Basic abc"}]
+)
 def test_missing_or_invalid_token_is_401(team: Team, headers: dict[str, str]) -> None:
     r = team.client.get("/api/v1/sequences", headers=headers)
     assert r.status_code == 401
@@ -81,9 +103,15 @@ def test_only_owners_and_managers_manage_teammates(team: Team) -> None:
     assert team.call("POST", "/users", "manager", json=owner_body).status_code == 403
     assert team.call("POST", "/users", "owner", json=owner_body).status_code == 201
     rid = team.user_ids["recruiter"]
-    assert team.call("PATCH", f"/users/{rid}", "recruiter", json={"role": "owner"}).status_code == 403
-    assert team.call("PATCH", f"/users/{rid}", "manager", json={"group_name": "East"}).json()[
-        "group_name"] == "East"
+    assert (
+        team.call("PATCH", f"/users/{rid}", "recruiter", json={"role": "owner"}).status_code == 403
+    )
+    assert (
+        team.call("PATCH", f"/users/{rid}", "manager", json={"group_name": "East"}).json()[
+            "group_name"
+        ]
+        == "East"
+    )
     assert team.call("DELETE", f"/users/{rid}", "recruiter").status_code == 403
     # The new teammate's token works.
     token = r.json()["api_token"]
@@ -96,34 +124,54 @@ def test_recruiters_edit_only_their_own_sequences(team: Team) -> None:
     r = team.call("PATCH", f"/sequences/{seq_id}", "recruiter", json={"name": "mine"})
     assert r.status_code == 403
     own = make_sequence(team, "recruiter")
-    assert team.call("PATCH", f"/sequences/{own}", "recruiter", json={"name": "mine"}).json()[
-        "name"] == "mine"
+    assert (
+        team.call("PATCH", f"/sequences/{own}", "recruiter", json={"name": "mine"}).json()["name"]
+        == "mine"
+    )
 
 
 BAD_WRITES = [
     ("POST", "/sequences", {"name": ""}, "name"),
-    ("POST", "/sequences", {"name": "x", "steps": [{"subject": "s", "body": "b", "delay_days": -1}]},
-     "steps[0].delay_days"),
+    (
+        "POST",
+        "/sequences",
+        {"name": "x", "steps": [{"subject": "s", "body": "b", "delay_days": -1}]},
+        "steps[0].delay_days",
+    ),
     ("POST", "/sequences", {"name": "x", "sync": {"record_type": "alien"}}, "sync.record_type"),
     ("POST", "/contacts", {"email": "not-an-email"}, "email"),
-    ("POST", "/contacts", {"email": "a@b.com", "linkedin_url": "linkedin.com/in/x"}, "linkedin_url"),
+    (
+        "POST",
+        "/contacts",
+        {"email": "a@b.com", "linkedin_url": "linkedin.com/in/x"},
+        "linkedin_url",
+    ),
     ("POST", "/contacts", {"email": "a@b.com", "favourite_colour": "red"}, "favourite_colour"),
     ("POST", "/users", {"email": "u@acme.example.com", "name": "U", "role": "emperor"}, "role"),
     ("PATCH", "/settings", {"sync_mode": "sometimes"}, "sync_mode"),
-    ("PATCH", "/settings", {"field_mapping": [{"source": "shoe_size", "target": "CustomField1"}]},
-     "field_mapping[0].source"),
+    (
+        "PATCH",
+        "/settings",
+        {"field_mapping": [{"source": "shoe_size", "target": "CustomField1"}]},
+        "field_mapping[0].source",
+    ),
     ("PATCH", "/settings", {"dedup_enabled": None}, "dedup_enabled"),
     ("PUT", "/connection", {"provider": "crelate", "credentials": {}}, "credentials.api_key"),
     ("PUT", "/connection", {"provider": "bullhorn", "credentials": {"api_key": "x"}}, "provider"),
-    ("PUT", "/connection", {"provider": "clockwork", "credentials": {"api_key": "x"}},
-     "credentials.firm"),
+    (
+        "PUT",
+        "/connection",
+        {"provider": "clockwork", "credentials": {"api_key": "x"}},
+        "credentials.firm",
+    ),
     ("POST", "/settings/clone", {"user_ids": "everyone"}, "user_ids"),
 ]
 
 
 @pytest.mark.parametrize(("method", "path", "body", "field"), BAD_WRITES)
-def test_bad_input_is_4xx_naming_the_field(team: Team, db: Database, method: str, path: str,
-                                          body: dict[str, Any], field: str) -> None:
+def test_bad_input_is_4xx_naming_the_field(
+    team: Team, db: Database, method: str, path: str, body: dict[str, Any], field: str
+) -> None:
     r = team.call(method, path, json=body)
     assert 400 <= r.status_code < 500, r.text
     payload = r.json()
@@ -146,8 +194,11 @@ def test_bad_input_in_bulk_add_names_the_row_and_stores_nothing(team: Team, db: 
 
 
 def test_malformed_json_is_422_not_500(team: Team) -> None:
-    r = team.client.post("/api/v1/sequences", content=b"{not json",
-                         headers={**team.headers(), "Content-Type": "application/json"})
+    r = team.client.post(
+        "/api/v1/sequences",
+        content=b"{not json",
+        headers={**team.headers(), "Content-Type": "application/json"},
+    )
     assert r.status_code == 422
 
 
@@ -157,12 +208,16 @@ def test_duplicate_contact_email_is_409(team: Team) -> None:
     assert r.status_code == 409 and r.json()["field"] == "email"
 
 
-def test_credentials_never_in_responses_or_logs(team: Team, crelate: Any, db: Database,
-                                                caplog: pytest.LogCaptureFixture) -> None:
+def test_credentials_never_in_responses_or_logs(
+    team: Team, crelate: Any, db: Database, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.DEBUG)
     key = CRELATE_KEYS["alice"]
-    responses = [team.call("PUT", "/connection",
-                           json={"provider": "crelate", "credentials": {"api_key": key}})]
+    responses = [
+        team.call(
+            "PUT", "/connection", json={"provider": "crelate", "credentials": {"api_key": key}}
+        )
+    ]
     assert responses[0].status_code == 200, responses[0].text
     assert responses[0].json()["ats_user_name"] == "Alice Recruiter"
     responses += [team.call("GET", p) for p in ("/connection", "/settings", "/me", "/users")]
@@ -172,16 +227,21 @@ def test_credentials_never_in_responses_or_logs(team: Team, crelate: Any, db: Da
     with db.session() as session:
         raw = session.execute(select(SyncJob)).all()  # noqa: F841 - jobs hold no secrets either
         stored = session.execute(
-            select(__import__("outbound.store.models", fromlist=["AtsConnection"])
-                   .AtsConnection.credentials_encrypted)
+            select(
+                __import__(
+                    "outbound.store.models", fromlist=["AtsConnection"]
+                ).AtsConnection.credentials_encrypted
+            )
         ).scalar_one()
     assert key.encode() not in stored  # encrypted at rest
 
 
 def test_bulk_add_of_10000_contacts_in_one_request(team: Team, db: Database) -> None:
     seq_id = make_sequence(team)
-    contacts = [{"email": f"person{i}@bulk.example.com", "first_name": f"P{i}", "last_name": "Bulk"}
-                for i in range(10_000)]
+    contacts = [
+        {"email": f"person{i}@bulk.example.com", "first_name": f"P{i}", "last_name": "Bulk"}
+        for i in range(10_000)
+    ]
     r = team.call("POST", f"/sequences/{seq_id}/contacts", json={"contacts": contacts})
     assert r.status_code == 201, r.text[:300]
     assert r.json()["added"] == 10_000
@@ -191,12 +251,17 @@ def test_bulk_add_of_10000_contacts_in_one_request(team: Team, db: Database) -> 
     with db.session() as session:
         assert session.scalar(select(func.count(Contact.id))) == 10_000
         assert session.scalar(select(func.count(Enrollment.id))) == 10_000
-    too_many = team.call("POST", f"/sequences/{seq_id}/contacts",
-                         json={"contacts": contacts + [{"email": "one@more.com"}]})
+    too_many = team.call(
+        "POST",
+        f"/sequences/{seq_id}/contacts",
+        json={"contacts": [*contacts, {"email": "one@more.com"}]},
+    )
     assert too_many.status_code == 422 and too_many.json()["field"] == "contacts"
 
 
 def test_openapi_is_served(team: Team) -> None:
     assert team.client.get("/docs").status_code == 200
-    assert "/api/v1/sequences/{sequence_id}/contacts" in team.client.get("/openapi.json").json()[
-        "paths"]
+    assert (
+        "/api/v1/sequences/{sequence_id}/contacts"
+        in team.client.get("/openapi.json").json()["paths"]
+    )

@@ -11,8 +11,12 @@ from tests.test_api_core import make_sequence
 
 
 def connect(team: Team, role: str = "owner", who: str = "alice") -> dict[str, Any]:
-    r = team.call("PUT", "/connection", role,
-                  json={"provider": "crelate", "credentials": {"api_key": CRELATE_KEYS[who]}})
+    r = team.call(
+        "PUT",
+        "/connection",
+        role,
+        json={"provider": "crelate", "credentials": {"api_key": CRELATE_KEYS[who]}},
+    )
     assert r.status_code == 200, r.text
     return dict(r.json())
 
@@ -24,8 +28,12 @@ def add(team: Team, seq_id: int, *people: dict[str, Any], role: str = "owner") -
 
 
 def person(i: int | str, **extra: Any) -> dict[str, Any]:
-    return {"email": f"cand{i}@talent.example.com", "first_name": f"Cand{i}", "last_name": "Doe",
-            **extra}
+    return {
+        "email": f"cand{i}@talent.example.com",
+        "first_name": f"Cand{i}",
+        "last_name": "Doe",
+        **extra,
+    }
 
 
 def enrollment(team: Team, eid: int) -> dict[str, Any]:
@@ -33,9 +41,15 @@ def enrollment(team: Team, eid: int) -> dict[str, Any]:
 
 
 def ats_contacts(sim: Sim, email: str) -> list[dict[str, Any]]:
-    return [c for c in sim.records("contacts")
-            if any(isinstance(v, dict) and str(v.get("Value", "")).lower() == email
-                   for k, v in c.items() if k.startswith("EmailAddresses_"))]
+    return [
+        c
+        for c in sim.records("contacts")
+        if any(
+            isinstance(v, dict) and str(v.get("Value", "")).lower() == email
+            for k, v in c.items()
+            if k.startswith("EmailAddresses_")
+        )
+    ]
 
 
 def job_named(sim: Sim, name: str) -> str:
@@ -43,8 +57,9 @@ def job_named(sim: Sim, name: str) -> str:
 
 
 def test_connect_checks_credentials_first(team: Team, crelate: Sim) -> None:
-    bad = team.call("PUT", "/connection",
-                    json={"provider": "crelate", "credentials": {"api_key": "wrong"}})
+    bad = team.call(
+        "PUT", "/connection", json={"provider": "crelate", "credentials": {"api_key": "wrong"}}
+    )
     assert bad.status_code == 400
     assert bad.json()["field"] == "credentials" and "rejected" in bad.json()["detail"]
     assert team.call("GET", "/connection").status_code == 404  # nothing saved
@@ -52,11 +67,18 @@ def test_connect_checks_credentials_first(team: Team, crelate: Sim) -> None:
     assert conn["provider"] == "crelate" and conn["ats_user_name"] == "Alice Recruiter"
 
 
-def test_sync_on_add_creates_candidate_as_connected_user(team: Team, crelate: Sim, work: Any) -> None:
+def test_sync_on_add_creates_candidate_as_connected_user(
+    team: Team, crelate: Sim, work: Any
+) -> None:
     connect(team)
     seq = make_sequence(team)
-    (eid,) = add(team, seq, person(1, title="Engineer", phone="+14155550101",
-                                   linkedin_url="https://linkedin.com/in/cand1"))
+    (eid,) = add(
+        team,
+        seq,
+        person(
+            1, title="Engineer", phone="+14155550101", linkedin_url="https://linkedin.com/in/cand1"
+        ),
+    )
     work()
     e = enrollment(team, eid)
     assert e["sync_state"] == "synced" and e["error_code"] is None
@@ -68,8 +90,9 @@ def test_sync_on_add_creates_candidate_as_connected_user(team: Team, crelate: Si
     assert c["Websites_LinkedIn"]["Value"] == "https://linkedin.com/in/cand1"
 
 
-def test_reconnecting_as_someone_else_keeps_earlier_attribution(team: Team, crelate: Sim,
-                                                                work: Any) -> None:
+def test_reconnecting_as_someone_else_keeps_earlier_attribution(
+    team: Team, crelate: Sim, work: Any
+) -> None:
     connect(team, who="alice")
     seq = make_sequence(team)
     add(team, seq, person(1))
@@ -83,18 +106,24 @@ def test_reconnecting_as_someone_else_keeps_earlier_attribution(team: Team, crel
     assert creators["Cand2"] == "Bob Manager"
 
 
-@pytest.mark.parametrize(("mode", "synced_on_add", "synced_on_reply"),
-                         [("off", False, False), ("on_add", True, True), ("on_reply", False, True)])
-def test_sync_modes(team: Team, crelate: Sim, work: Any, mode: str, synced_on_add: bool,
-                    synced_on_reply: bool) -> None:
+@pytest.mark.parametrize(
+    ("mode", "synced_on_add", "synced_on_reply"),
+    [("off", False, False), ("on_add", True, True), ("on_reply", False, True)],
+)
+def test_sync_modes(
+    team: Team, crelate: Sim, work: Any, mode: str, synced_on_add: bool, synced_on_reply: bool
+) -> None:
     connect(team)
     assert team.call("PATCH", "/settings", json={"sync_mode": mode}).status_code == 200
     seq = make_sequence(team)
     (eid,) = add(team, seq, person(1))
     work()
     assert bool(ats_contacts(crelate, "cand1@talent.example.com")) is synced_on_add
-    team.call("POST", f"/enrollments/{eid}/events", json={"kind": "replied", "subject": "Re: Hi",
-                                                           "body": "Sounds great"})
+    team.call(
+        "POST",
+        f"/enrollments/{eid}/events",
+        json={"kind": "replied", "subject": "Re: Hi", "body": "Sounds great"},
+    )
     work()
     assert bool(ats_contacts(crelate, "cand1@talent.example.com")) is synced_on_reply
     assert enrollment(team, eid)["sync_state"] == ("synced" if synced_on_reply else "not_synced")
@@ -113,11 +142,13 @@ def test_sync_only_on_interest_is_opt_in(team: Team, crelate: Sim, work: Any) ->
     assert len(ats_contacts(crelate, "cand1@talent.example.com")) == 1
 
 
-@pytest.mark.parametrize(("record_type", "bit"),
-                         [("candidate", 1), ("client_contact", 2), ("lead_contact", 4),
-                          ("employee", 8)])
-def test_record_type_account_default_and_sequence_override(team: Team, crelate: Sim, work: Any,
-                                                          record_type: str, bit: int) -> None:
+@pytest.mark.parametrize(
+    ("record_type", "bit"),
+    [("candidate", 1), ("client_contact", 2), ("lead_contact", 4), ("employee", 8)],
+)
+def test_record_type_account_default_and_sequence_override(
+    team: Team, crelate: Sim, work: Any, record_type: str, bit: int
+) -> None:
     connect(team)
     team.call("PATCH", "/settings", json={"record_type": record_type})
     default_seq = make_sequence(team)
@@ -167,12 +198,15 @@ def test_default_job_per_user_and_sequence_override(team: Team, crelate: Sim, wo
     (b,) = add(team, overridden, person("b"))
     work()
     on_job = {(p["JobId"], p["ContactId"]) for p in crelate.records("pipeline")}
-    assert on_job == {(default_job, enrollment(team, a)["ats_record_id"]),
-                      (override_job, enrollment(team, b)["ats_record_id"])}
+    assert on_job == {
+        (default_job, enrollment(team, a)["ats_record_id"]),
+        (override_job, enrollment(team, b)["ats_record_id"]),
+    }
 
 
-def test_unknown_job_is_a_permanent_error_on_the_contact(team: Team, crelate: Sim,
-                                                         work: Any) -> None:
+def test_unknown_job_is_a_permanent_error_on_the_contact(
+    team: Team, crelate: Sim, work: Any
+) -> None:
     connect(team)
     seq = make_sequence(team, job_id="00000000-0000-0000-0000-00000000beef")
     (eid,) = add(team, seq, person(1))
@@ -184,17 +218,22 @@ def test_unknown_job_is_a_permanent_error_on_the_contact(team: Team, crelate: Si
     assert [n["id"] for n in needs] == [eid]
     cleared = team.call("POST", f"/enrollments/{eid}/clear-error").json()
     assert cleared["error_code"] is None
-    assert team.call("GET", f"/sequences/{seq}/contacts",
-                     params={"needs_attention": True}).json() == []
+    assert (
+        team.call("GET", f"/sequences/{seq}/contacts", params={"needs_attention": True}).json()
+        == []
+    )
 
 
 def test_dedup_on_warns_and_links_existing(team: Team, crelate: Sim, work: Any) -> None:
     connect(team)
     seq = make_sequence(team)
     before = len(crelate.records("contacts"))
-    existing, new = add(team, seq,
-                        {"email": "Dana.Existing@example.com", "first_name": "Dana", "last_name": "E"},
-                        person(1))
+    existing, new = add(
+        team,
+        seq,
+        {"email": "Dana.Existing@example.com", "first_name": "Dana", "last_name": "E"},
+        person(1),
+    )
     work()
     e = enrollment(team, existing)
     assert e["error_message"] == "Exists in Crelate"
@@ -209,8 +248,9 @@ def test_dedup_off_no_warning_but_still_no_duplicate(team: Team, crelate: Sim, w
     connect(team)
     team.call("PATCH", "/settings", json={"dedup_enabled": False})
     seq = make_sequence(team)
-    (eid,) = add(team, seq, {"email": "evan.known@example.com", "first_name": "Evan",
-                             "last_name": "K"})
+    (eid,) = add(
+        team, seq, {"email": "evan.known@example.com", "first_name": "Evan", "last_name": "K"}
+    )
     work()
     e = enrollment(team, eid)
     assert e["error_code"] is None and e["sync_state"] == "synced"
@@ -233,15 +273,25 @@ def test_activity_tracking_logs_sends_and_replies_once(team: Team, crelate: Sim,
     connect(team)
     seq = make_sequence(team)
     (eid,) = add(team, seq, person(1))
-    for kind, subject in (("sent", "Hi Cand1"), ("opened", None), ("sent", "Re: Hi Cand1"),
-                          ("replied", "Re: Hi Cand1")):
-        team.call("POST", f"/enrollments/{eid}/events", json={"kind": kind, "subject": subject,
-                                                               "body": "text"})
+    for kind, subject in (
+        ("sent", "Hi Cand1"),
+        ("opened", None),
+        ("sent", "Re: Hi Cand1"),
+        ("replied", "Re: Hi Cand1"),
+    ):
+        team.call(
+            "POST",
+            f"/enrollments/{eid}/events",
+            json={"kind": kind, "subject": subject, "body": "text"},
+        )
     work()
     record = enrollment(team, eid)["ats_record_id"]
     acts = [a for a in crelate.records("activities") if a["ParentId"]["Id"] == record]
     assert sorted(a["Subject"] for a in acts) == [
-        "Email reply: Re: Hi Cand1", "Email sent: Hi Cand1", "Email sent: Re: Hi Cand1"]
+        "Email reply: Re: Hi Cand1",
+        "Email sent: Hi Cand1",
+        "Email sent: Re: Hi Cand1",
+    ]
     email_type = next(t["Id"] for t in crelate.records("activity_types") if t["Name"] == "Email")
     assert {a["VerbId"]["Id"] for a in acts} == {email_type}
 
@@ -283,17 +333,25 @@ def test_resync_backfills_only_unsynced_contacts_without_old_activity(
     assert again["queued"] == 0 and again["skipped_already_synced"] == 6
 
 
-def test_custom_field_mapping_applies_to_later_contacts(team: Team, crelate: Sim,
-                                                        work: Any) -> None:
+def test_custom_field_mapping_applies_to_later_contacts(
+    team: Team, crelate: Sim, work: Any
+) -> None:
     connect(team)
     fields = team.call("GET", "/connection/fields").json()
     assert {"name": "CustomField2", "label": "Visa Status", "custom": True} in fields
     seq = make_sequence(team)
     add(team, seq, person(1, custom_variables={"visa": "H1B"}))
     work()
-    team.call("PATCH", "/settings", json={"field_mapping": [
-        {"source": "custom.visa", "target": "CustomField2"},
-        {"source": "company", "target": "CustomField3"}]})
+    team.call(
+        "PATCH",
+        "/settings",
+        json={
+            "field_mapping": [
+                {"source": "custom.visa", "target": "CustomField2"},
+                {"source": "company", "target": "CustomField3"},
+            ]
+        },
+    )
     add(team, seq, person(2, company="Initech", custom_variables={"visa": "Citizen"}))
     work()
     (one,) = ats_contacts(crelate, "cand1@talent.example.com")
@@ -304,8 +362,11 @@ def test_custom_field_mapping_applies_to_later_contacts(team: Team, crelate: Sim
 
 def test_mapping_the_ats_rejects_shows_on_the_contact(team: Team, crelate: Sim, work: Any) -> None:
     connect(team)
-    team.call("PATCH", "/settings", json={"field_mapping": [
-        {"source": "phone", "target": "PhoneNumbers_Mobile"}]})
+    team.call(
+        "PATCH",
+        "/settings",
+        json={"field_mapping": [{"source": "phone", "target": "PhoneNumbers_Mobile"}]},
+    )
     seq = make_sequence(team)
     (eid,) = add(team, seq, person(1, phone="555-0100"))
     work()
@@ -315,12 +376,27 @@ def test_mapping_the_ats_rejects_shows_on_the_contact(team: Team, crelate: Sim, 
 
 def test_fill_blank_policy_keeps_existing_values(team: Team, crelate: Sim, work: Any) -> None:
     connect(team)
-    team.call("PATCH", "/settings", json={"field_mapping": [
-        {"source": "first_name", "target": "FirstName", "policy": "fill_blank"},
-        {"source": "title", "target": "Description", "policy": "always"}]})
+    team.call(
+        "PATCH",
+        "/settings",
+        json={
+            "field_mapping": [
+                {"source": "first_name", "target": "FirstName", "policy": "fill_blank"},
+                {"source": "title", "target": "Description", "policy": "always"},
+            ]
+        },
+    )
     seq = make_sequence(team)
-    add(team, seq, {"email": "dana.existing@example.com", "first_name": "Danielle",
-                    "last_name": "E", "title": "CTO"})
+    add(
+        team,
+        seq,
+        {
+            "email": "dana.existing@example.com",
+            "first_name": "Danielle",
+            "last_name": "E",
+            "title": "CTO",
+        },
+    )
     work()
     (dana,) = ats_contacts(crelate, "dana.existing@example.com")
     assert dana["FirstName"] == "Dana" and dana["Description"] == "CTO"
@@ -395,7 +471,10 @@ def test_timeline_lists_every_ats_call(team: Team, crelate: Sim, work: Any) -> N
     work()
     calls = team.call("GET", f"/enrollments/{eid}/timeline").json()
     assert [(c["method"], c["path"]) for c in calls] == [
-        ("GET", "/api3/contacts"), ("GET", "/api3/contacts"), ("POST", "/api3/contacts")]
+        ("GET", "/api3/contacts"),
+        ("GET", "/api3/contacts"),
+        ("POST", "/api3/contacts"),
+    ]
     assert all(CRELATE_KEYS["alice"] not in str(c) for c in calls)
 
 
@@ -406,8 +485,8 @@ def test_auth_failure_pauses_connection_and_asks_for_reconnect(
     seq = make_sequence(team)
     # The key is revoked in Crelate after connecting.
     crelate.reset()
-    from outbound.service.connections import get_connection
     from outbound.crypto import SecretBox
+    from outbound.service.connections import get_connection
 
     with db.session() as session:
         conn = get_connection(session, team.user_ids["owner"])

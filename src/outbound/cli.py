@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from pathlib import Path
 from typing import Annotated
@@ -12,8 +13,9 @@ from rich.console import Console
 
 from outbound.settings import Settings
 
-app = typer.Typer(help="Outbound: recruiting outreach that keeps your ATS true.",
-                  no_args_is_help=True)
+app = typer.Typer(
+    help="Outbound: recruiting outreach that keeps your ATS true.", no_args_is_help=True
+)
 db_app = typer.Typer(help="Database migrations.", no_args_is_help=True)
 team_app = typer.Typer(help="Teams.", no_args_is_help=True)
 user_app = typer.Typer(help="Users and API tokens.", no_args_is_help=True)
@@ -40,7 +42,9 @@ def db_upgrade(revision: str = "head") -> None:
 
     settings = _settings()
     upgrade(settings.resolved_database_url, revision)
-    console.print(f"database at [bold]{_redact(settings.resolved_database_url)}[/bold] is up to date")
+    console.print(
+        f"database at [bold]{_redact(settings.resolved_database_url)}[/bold] is up to date"
+    )
 
 
 def _redact(url: str) -> str:
@@ -88,8 +92,9 @@ def user_create(
     db = Database(_settings().resolved_database_url)
     try:
         with db.session() as session:
-            user, token = create_user(session, team_id, email, name or email, role,
-                                      password_hash=password_hash)
+            user, token = create_user(
+                session, team_id, email, name or email, role, password_hash=password_hash
+            )
             console.print(f"user {user.id} created ({user.role})")
             console.print(f"API token (shown once): [bold]{token}[/bold]")
     except ServiceError as exc:
@@ -110,8 +115,12 @@ def serve(
 
     settings = _settings()
     upgrade(settings.resolved_database_url)
-    uvicorn.run(create_app(settings, run_worker=worker), host=host or settings.host,
-                port=port or settings.port, log_level="info")
+    uvicorn.run(
+        create_app(settings, run_worker=worker),
+        host=host or settings.host,
+        port=port or settings.port,
+        log_level="info",
+    )
 
 
 @app.command("worker")
@@ -125,10 +134,8 @@ def worker_cmd(
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     settings = _settings()
     w = Worker(Database(settings.resolved_database_url), settings)
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(w.drain(timeout=10**9) if until_idle else w.run())
-    except KeyboardInterrupt:
-        pass
 
 
 @app.command()
@@ -136,7 +143,9 @@ def simulate(
     ats: Annotated[str, typer.Argument(help="crelate or clockwork")],
     port: Annotated[int, typer.Option()] = 9001,
     host: Annotated[str, typer.Option()] = "127.0.0.1",
-    seed: Annotated[str, typer.Option(help="standard (has Messaged/Replied stages) or bare")] = "standard",
+    seed: Annotated[
+        str, typer.Option(help="standard (has Messaged/Replied stages) or bare")
+    ] = "standard",
     rate: Annotated[float, typer.Option(help="Requests per second per key; 0 = unlimited")] = 5.0,
     fault_seed: Annotated[int, typer.Option()] = 0,
     error_rate: Annotated[float, typer.Option()] = 0.0,
@@ -149,20 +158,29 @@ def simulate(
 
     from outbound.simulators.harness import FaultConfig, RateLimitConfig
 
-    faults = FaultConfig(seed=fault_seed, error_rate=error_rate, drop_rate=drop_rate,
-                         commit_then_fail_rate=commit_then_fail_rate, latency_ms=latency_ms)
+    faults = FaultConfig(
+        seed=fault_seed,
+        error_rate=error_rate,
+        drop_rate=drop_rate,
+        commit_then_fail_rate=commit_then_fail_rate,
+        latency_ms=latency_ms,
+    )
     limit = RateLimitConfig(requests_per_second=rate)
     if ats == "crelate":
         from outbound.simulators.crelate.app import create_crelate_app
 
         sim = create_crelate_app(seed, faults, limit)
-        hint = "curl -H 'X-Api-Key: alicecrelatekey0000000000a' " + f"http://{host}:{port}/api3/jobs"
+        hint = (
+            "curl -H 'X-Api-Key: alicecrelatekey0000000000a' " + f"http://{host}:{port}/api3/jobs"
+        )
     elif ats == "clockwork":
         from outbound.simulators.clockwork.app import create_clockwork_app
 
         sim = create_clockwork_app(seed, "acme", faults, limit)
-        hint = (f"curl -H 'Authorization: Token Y3ctYWxpY2Uta2V5OmN3LWFsaWNlLXNlY3JldA==' "
-                f"-H 'X-API-Key: acme-firm-service-key-0001' http://{host}:{port}/v3.0/acme/projects")
+        hint = (
+            f"curl -H 'Authorization: Token Y3ctYWxpY2Uta2V5OmN3LWFsaWNlLXNlY3JldA==' "
+            f"-H 'X-API-Key: acme-firm-service-key-0001' http://{host}:{port}/v3.0/acme/projects"
+        )
     else:
         _fail("ats must be crelate or clockwork")
         return

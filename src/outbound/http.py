@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 import httpx
-from httpx import AsyncClient, AsyncHTTPTransport, Request, Response, TimeoutException, TransportError
+from httpx import (
+    AsyncClient,
+    AsyncHTTPTransport,
+    Request,
+    Response,
+    TimeoutException,
+    TransportError,
+)
 
 __all__ = [
     "AsyncClient",

@@ -26,7 +26,7 @@ class Settings(BaseSettings):
     worker_concurrency: int = 32
     worker_batch_size: int = 64
     lease_seconds: int = 60
-    # Per ATS credential, requests per second the worker allows itself (ATS limits are undocumented).
+    # Per ATS credential, requests per second the worker allows itself (limits undocumented).
     crelate_rate_per_second: float = 5.0
     clockwork_rate_per_second: float = 5.0
     # Where the connectors send requests; point them at a simulator in the demo and the tests.

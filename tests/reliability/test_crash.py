@@ -28,10 +28,14 @@ def worker_env(settings: Settings) -> dict[str, str]:
     }
 
 
-def test_sigkilled_workers_lose_and_duplicate_nothing(team: Team, crelate: Sim, db: Database,
-                                                      settings: Settings, tmp_path: Path) -> None:
-    team.call("PUT", "/connection", json={"provider": "crelate",
-                                          "credentials": {"api_key": CRELATE_KEYS["alice"]}})
+def test_sigkilled_workers_lose_and_duplicate_nothing(
+    team: Team, crelate: Sim, db: Database, settings: Settings, tmp_path: Path
+) -> None:
+    team.call(
+        "PUT",
+        "/connection",
+        json={"provider": "crelate", "credentials": {"api_key": CRELATE_KEYS["alice"]}},
+    )
     job_id = crelate.records("jobs")[0]["Id"]
     ids = enroll_everyone(team, job_id)
     team.seq_id = team.call("GET", "/sequences").json()[0]["id"]  # type: ignore[attr-defined]
@@ -41,8 +45,9 @@ def test_sigkilled_workers_lose_and_duplicate_nothing(team: Team, crelate: Sim, 
     command = [sys.executable, "-m", "outbound.cli", "worker", "--until-idle"]
     kills = 0
     for _ in range(6):
-        proc = subprocess.Popen(command, env=worker_env(settings), stdout=subprocess.DEVNULL,
-                                stderr=subprocess.PIPE)
+        proc = subprocess.Popen(
+            command, env=worker_env(settings), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
         time.sleep(rng.uniform(1.0, 2.5))
         if proc.poll() is None:
             proc.send_signal(signal.SIGKILL)

@@ -18,16 +18,25 @@ from tests.test_api_core import make_sequence
 from tests.test_sync_crelate import CRELATE_KEYS
 
 SIZE = int(os.environ.get("OUTBOUND_RELIABILITY_SIZE", "150"))
-FAULTS = {"seed": 7, "error_rate": 0.08, "drop_rate": 0.04, "commit_then_fail_rate": 0.08,
-          "hang_seconds": 1.5, "latency_jitter_ms": 5}
+FAULTS = {
+    "seed": 7,
+    "error_rate": 0.08,
+    "drop_rate": 0.04,
+    "commit_then_fail_rate": 0.08,
+    "hang_seconds": 1.5,
+    "latency_jitter_ms": 5,
+}
 
 
 def enroll_everyone(team: Team, job_id: str) -> list[int]:
     seq = make_sequence(team, job_id=job_id)
-    people = [{"email": f"f{i}@faults.example.com", "first_name": f"F{i}", "last_name": "Fault"}
-              for i in range(SIZE)]
-    ids: list[int] = team.call("POST", f"/sequences/{seq}/contacts",
-                               json={"contacts": people}).json()["enrollment_ids"]
+    people = [
+        {"email": f"f{i}@faults.example.com", "first_name": f"F{i}", "last_name": "Fault"}
+        for i in range(SIZE)
+    ]
+    ids: list[int] = team.call(
+        "POST", f"/sequences/{seq}/contacts", json={"contacts": people}
+    ).json()["enrollment_ids"]
     for eid in ids:  # each contact is messaged and a third of them reply
         team.call("POST", f"/enrollments/{eid}/events", json={"kind": "sent", "subject": "Hi"})
     for eid in ids[::3]:
@@ -38,8 +47,11 @@ def enroll_everyone(team: Team, job_id: str) -> list[int]:
 def check_all_synced(team: Team, ids: list[int]) -> None:
     states = Counter()
     for start in range(0, len(ids), 1000):
-        rows = team.call("GET", f"/sequences/{team.seq_id}/contacts",  # type: ignore[attr-defined]
-                         params={"limit": 1000, "offset": start}).json()
+        rows = team.call(
+            "GET",
+            f"/sequences/{team.seq_id}/contacts",  # type: ignore[attr-defined]
+            params={"limit": 1000, "offset": start},
+        ).json()
         states.update((r["sync_state"], r["error_code"]) for r in rows)
     assert states == Counter({("synced", None): len(ids)})
 
@@ -49,14 +61,19 @@ def faulty_settings(settings: Settings) -> Settings:
 
 
 @pytest.mark.parametrize("provider", ["crelate", "clockwork"])
-def test_exactly_once_under_faults(provider: str, team: Team, crelate: Sim, clockwork: Sim,
-                                   db: Database, settings: Settings) -> None:
+def test_exactly_once_under_faults(
+    provider: str, team: Team, crelate: Sim, clockwork: Sim, db: Database, settings: Settings
+) -> None:
     sim = crelate if provider == "crelate" else clockwork
     credentials: dict[str, Any] = (
         {"api_key": CRELATE_KEYS["alice"]} if provider == "crelate" else clockwork_credentials()
     )
-    assert team.call("PUT", "/connection", json={"provider": provider,
-                                                 "credentials": credentials}).status_code == 200
+    assert (
+        team.call(
+            "PUT", "/connection", json={"provider": provider, "credentials": credentials}
+        ).status_code
+        == 200
+    )
     jobs = sim.records("jobs" if provider == "crelate" else "projects")
     job_id = jobs[0]["Id" if provider == "crelate" else "id"]
     ids = enroll_everyone(team, job_id)

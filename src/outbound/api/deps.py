@@ -15,7 +15,9 @@ from outbound.service.caller import Caller
 from outbound.settings import Settings
 from outbound.store.db import Database
 
-bearer = HTTPBearer(auto_error=False, description="Your API token: `outbound user create` prints one")
+bearer = HTTPBearer(
+    auto_error=False, description="Your API token: `outbound user create` prints one"
+)
 
 
 def get_db(request: Request) -> Database:

@@ -64,4 +64,6 @@ def install(app: FastAPI) -> None:
     async def _integrity(_: Request, exc: IntegrityError) -> JSONResponse:
         # A race lost to a concurrent request (same email added twice at once).
         log.warning("integrity conflict: %s", type(exc.orig).__name__)
-        return JSONResponse(status_code=409, content={"detail": "conflicts with a concurrent change", "field": None})
+        return JSONResponse(
+            status_code=409, content={"detail": "conflicts with a concurrent change", "field": None}
+        )

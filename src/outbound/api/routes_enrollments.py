@@ -51,7 +51,9 @@ def _public_snapshot(snapshot: dict[str, object] | None) -> dict[str, object] | 
 
 
 @router.post("/sequences/{sequence_id}/contacts", response_model=EnrollResult, status_code=201)
-def add_contacts(sequence_id: int, body: EnrollIn, session: SessionDep, caller: CallerDep) -> object:
+def add_contacts(
+    sequence_id: int, body: EnrollIn, session: SessionDep, caller: CallerDep
+) -> object:
     result = enrollments.add_contacts(
         session, caller, sequence_id, [c.model_dump() for c in body.contacts]
     )
@@ -122,7 +124,9 @@ def timeline(enrollment_id: int, session: SessionDep, caller: CallerDep) -> obje
 
 @router.post("/sequences/{sequence_id}/resync", response_model=ResyncOut, status_code=202)
 def resync(sequence_id: int, body: ResyncIn, session: SessionDep, caller: CallerDep) -> object:
-    batch_id, queued, skipped = enrollments.resync(session, caller, sequence_id, body.enrollment_ids)
+    batch_id, queued, skipped = enrollments.resync(
+        session, caller, sequence_id, body.enrollment_ids
+    )
     return ResyncOut(batch_id=batch_id, queued=queued, skipped_already_synced=skipped)
 
 
@@ -132,7 +136,9 @@ def batch_progress(batch_id: str, session: SessionDep, caller: CallerDep) -> obj
 
 
 @router.post("/sequences/{sequence_id}/imports", response_model=ImportOut, status_code=202)
-def start_import(sequence_id: int, body: ImportIn, session: SessionDep, caller: CallerDep) -> object:
+def start_import(
+    sequence_id: int, body: ImportIn, session: SessionDep, caller: CallerDep
+) -> object:
     return imports.start_import(session, caller, sequence_id, body.list_id)
 
 

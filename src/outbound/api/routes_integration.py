@@ -66,8 +66,9 @@ def call_ats(
     try:
         return asyncio.run(run())
     except AuthError as exc:
-        raise AtsRejected(f"{title} rejected these credentials ({exc.status_code})",
-                          "credentials") from exc
+        raise AtsRejected(
+            f"{title} rejected these credentials ({exc.status_code})", "credentials"
+        ) from exc
     except AtsError as exc:
         raise ServiceError(f"{title} could not be reached: {exc.message}", "credentials") from exc
 
@@ -172,7 +173,9 @@ def clone(body: CloneIn, session: SessionDep, caller: CallerDep) -> object:
     return CloneOut(
         cloned=result.cloned,
         refused=[
-            CloneCandidate(user_id=d.user_id, name=names[d.user_id], eligible=False, reason=d.reason)
+            CloneCandidate(
+                user_id=d.user_id, name=names[d.user_id], eligible=False, reason=d.reason
+            )
             for d in result.refused
         ],
     )

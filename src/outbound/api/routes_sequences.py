@@ -35,7 +35,9 @@ def patch_sequence(
     sequence_id: int, body: SequencePatch, session: SessionDep, caller: CallerDep
 ) -> object:
     steps = (
-        None if body.steps is None else [StepInput(s.subject, s.body, s.delay_days) for s in body.steps]
+        None
+        if body.steps is None
+        else [StepInput(s.subject, s.body, s.delay_days) for s in body.steps]
     )
     return sequences.update_sequence(
         session, caller, sequence_id, body.name, steps, body.sync.model_dump(exclude_unset=True)

@@ -27,8 +27,12 @@ def add_user(body: UserIn, session: SessionDep, caller: CallerDep) -> object:
         session, caller, body.email, body.name, body.role, body.group_name
     )
     return UserCreated(
-        id=user.id, email=user.email, name=user.name, role=user.role,
-        group_name=user.group_name, api_token=token,
+        id=user.id,
+        email=user.email,
+        name=user.name,
+        role=user.role,
+        group_name=user.group_name,
+        api_token=token,
     )
 
 

@@ -155,8 +155,10 @@ class Connector(Protocol):
     async def recover_create(self, person: PersonInput, since: str) -> str | None: ...
     def list_lists(self) -> AsyncIterator[AtsList]: ...
     def list_members(self, list_id: str) -> AsyncIterator[AtsPerson]: ...
+
     observer: CallObserver | None
     pace: Callable[[], Awaitable[None]] | None
+
     async def describe_fields(self) -> list[AtsField]: ...
     async def aclose(self) -> None: ...
 
@@ -207,7 +209,9 @@ class HttpConnector:
             raise TransientError(f"{method} {path}: timed out") from exc
         except TransportError as exc:
             self._observe(request, None, "connection dropped")
-            raise TransientError(f"{method} {path}: connection failed ({type(exc).__name__})") from exc
+            raise TransientError(
+                f"{method} {path}: connection failed ({type(exc).__name__})"
+            ) from exc
         self._observe(request, response, "ok" if response.status_code < 400 else "error")
         self.raise_for_status(method, path, response)
         return response

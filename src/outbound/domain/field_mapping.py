@@ -26,9 +26,7 @@ def validate_mapping(mapping: list[dict[str, Any]]) -> list[tuple[str, str]]:
         if source not in CONTACT_FIELDS and not (
             source.startswith("custom.") and len(source) > len("custom.")
         ):
-            problems.append(
-                (f"field_mapping[{i}].source", f"unknown contact field {source!r}")
-            )
+            problems.append((f"field_mapping[{i}].source", f"unknown contact field {source!r}"))
         if not target.strip():
             problems.append((f"field_mapping[{i}].target", "target ATS field is required"))
         elif target in targets:

@@ -71,7 +71,9 @@ def snapshot_sync_settings(
 
 
 def sync_allowed(snapshot: dict[str, Any] | None) -> bool:
-    return bool(snapshot) and bool(snapshot["sync_enabled"]) and snapshot["sync_mode"] != "off"
+    if not snapshot:
+        return False
+    return bool(snapshot["sync_enabled"]) and snapshot["sync_mode"] != "off"
 
 
 def syncs_on_add(snapshot: dict[str, Any] | None) -> bool:

@@ -59,9 +59,7 @@ def save_connection(
         conn = AtsConnection(user_id=caller.user_id, team_id=caller.team_id)
         session.add(conn)
     elif conn.provider != provider and conn.disconnected_at is None:
-        raise Invalid(
-            f"you are connected to {conn.provider}; disconnect it first", "provider"
-        )
+        raise Invalid(f"you are connected to {conn.provider}; disconnect it first", "provider")
     if conn.provider != provider:
         # Another ATS: the old one's queued work cannot run against it.
         _cancel_pending(session, conn)
@@ -154,9 +152,7 @@ def clone_candidates(session: Session, caller: Caller) -> list[tuple[User, Clone
     return out
 
 
-def clone_settings(
-    session: Session, caller: Caller, user_ids: list[int] | None
-) -> CloneResult:
+def clone_settings(session: Session, caller: Caller, user_ids: list[int] | None) -> CloneResult:
     """Copy all integration settings to teammates on the same ATS (no per-setting choice)."""
     candidates = clone_candidates(session, caller)
     known = {u.id for u, _ in candidates}

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
 from outbound.domain.sync_rules import (
@@ -113,19 +113,15 @@ def add_contacts(
             "email": email,
             "custom_variables": by_email[email].get("custom_variables") or {},
             "created_at": now,
-            **{
-                k: by_email[email].get(k)
-                for k in CONTACT_COLUMNS
-                if k != "custom_variables"
-            },
+            **{k: by_email[email].get(k) for k in CONTACT_COLUMNS if k != "custom_variables"},
         }
         for email in emails
         if email not in existing
     ]
     if new_rows:
-        session.execute(Contact.__table__.insert(), new_rows)
+        session.execute(insert(Contact), new_rows)
         for start in range(0, len(new_rows), 900):
-            chunk = [r["email"] for r in new_rows[start : start + 900]]
+            chunk = [str(r["email"]) for r in new_rows[start : start + 900]]
             existing.update(
                 session.execute(
                     select(Contact.email, Contact.id).where(
@@ -161,7 +157,7 @@ def add_contacts(
         for cid in to_enroll
     ]
     if enrollment_rows:
-        session.execute(Enrollment.__table__.insert(), enrollment_rows)
+        session.execute(insert(Enrollment), enrollment_rows)
     enrollment_ids: dict[int, int] = {}
     for start in range(0, len(to_enroll), 900):
         enrollment_ids.update(
@@ -199,11 +195,29 @@ def jobs_on_add(
     jobs = []
     if snapshot["dedup_enabled"]:
         # "Prior to being added": checked first, before our own sync could create the record.
-        jobs.append(job_row(team_id, conn_id, contact_id, enrollment_id, "check_duplicate",
-                            batch_id=batch_id, now=now))
+        jobs.append(
+            job_row(
+                team_id,
+                conn_id,
+                contact_id,
+                enrollment_id,
+                "check_duplicate",
+                batch_id=batch_id,
+                now=now,
+            )
+        )
     if syncs_on_add(snapshot):
-        jobs.append(job_row(team_id, conn_id, contact_id, enrollment_id, "sync_contact",
-                            batch_id=batch_id, now=now))
+        jobs.append(
+            job_row(
+                team_id,
+                conn_id,
+                contact_id,
+                enrollment_id,
+                "sync_contact",
+                batch_id=batch_id,
+                now=now,
+            )
+        )
     return jobs
 
 
@@ -299,25 +313,52 @@ def record_event(
         # before it (since the connection existed), then this event.
         enrollment.sync_state = "pending"
         triggered = True
-        rows.append(job_row(enrollment.team_id, conn_id, enrollment.contact_id, enrollment.id,
-                            "sync_contact"))
+        rows.append(
+            job_row(
+                enrollment.team_id, conn_id, enrollment.contact_id, enrollment.id, "sync_contact"
+            )
+        )
         earlier = session.scalars(
-            select(ActivityEvent).where(
-                ActivityEvent.enrollment_id == enrollment.id, ActivityEvent.id != event.id
-            ).order_by(ActivityEvent.id)
+            select(ActivityEvent)
+            .where(ActivityEvent.enrollment_id == enrollment.id, ActivityEvent.id != event.id)
+            .order_by(ActivityEvent.id)
         )
         for prior in earlier:
             if logs_activity(snap, prior.kind, prior.occurred_at):
-                rows.append(job_row(enrollment.team_id, conn_id, enrollment.contact_id,
-                                    enrollment.id, "log_activity", {"event_id": prior.id}))
+                rows.append(
+                    job_row(
+                        enrollment.team_id,
+                        conn_id,
+                        enrollment.contact_id,
+                        enrollment.id,
+                        "log_activity",
+                        {"event_id": prior.id},
+                    )
+                )
     if triggered:
         if logs_activity(snap, kind, occurred_at):
-            rows.append(job_row(enrollment.team_id, conn_id, enrollment.contact_id, enrollment.id,
-                                "log_activity", {"event_id": event.id}))
+            rows.append(
+                job_row(
+                    enrollment.team_id,
+                    conn_id,
+                    enrollment.contact_id,
+                    enrollment.id,
+                    "log_activity",
+                    {"event_id": event.id},
+                )
+            )
         stage = stage_for_event(kind, sentiment, first_send)
         if stage is not None and snap.get("job_id"):
-            rows.append(job_row(enrollment.team_id, conn_id, enrollment.contact_id, enrollment.id,
-                                "set_stage", {"stage": stage}))
+            rows.append(
+                job_row(
+                    enrollment.team_id,
+                    conn_id,
+                    enrollment.contact_id,
+                    enrollment.id,
+                    "set_stage",
+                    {"stage": stage},
+                )
+            )
     enqueue(session, rows)
     return event
 
@@ -368,8 +409,17 @@ def resync(
         enrollment.sync_state = "pending"
         enrollment.error_code = None
         enrollment.error_message = None
-        rows.append(job_row(caller.team_id, snap["connection_id"], enrollment.contact_id,
-                            enrollment.id, "sync_contact", batch_id=batch_id, now=now))
+        rows.append(
+            job_row(
+                caller.team_id,
+                snap["connection_id"],
+                enrollment.contact_id,
+                enrollment.id,
+                "sync_contact",
+                batch_id=batch_id,
+                now=now,
+            )
+        )
         queued += 1
     enqueue(session, rows)
     return batch_id, queued, skipped

@@ -17,12 +17,15 @@ def start_import(session: Session, caller: Caller, sequence_id: int, list_id: st
     conn = require_connection(session, caller)
     if conn.provider != "crelate":
         raise Invalid("import from a list is available for Crelate", "list_id")
-    run = ImportRun(team_id=caller.team_id, sequence_id=seq.id, user_id=caller.user_id,
-                    list_id=list_id)
+    run = ImportRun(
+        team_id=caller.team_id, sequence_id=seq.id, user_id=caller.user_id, list_id=list_id
+    )
     session.add(run)
     session.flush()
-    enqueue(session, [job_row(caller.team_id, conn.id, None, None, "import_list",
-                              {"import_id": run.id})])
+    enqueue(
+        session,
+        [job_row(caller.team_id, conn.id, None, None, "import_list", {"import_id": run.id})],
+    )
     return run
 
 

@@ -77,9 +77,16 @@ class Stats:
 class Harness:
     """ASGI middleware around an emulated API, plus its run-time configuration."""
 
-    def __init__(self, app: ASGIApp, *, api_prefix: str, key_of: KeyOf, error_body: ErrorBody,
-                 faults: FaultConfig | None = None, rate_limit: RateLimitConfig | None = None
-                 ) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        api_prefix: str,
+        key_of: KeyOf,
+        error_body: ErrorBody,
+        faults: FaultConfig | None = None,
+        rate_limit: RateLimitConfig | None = None,
+    ) -> None:
         self.app = app
         self.api_prefix = api_prefix
         self.key_of = key_of
@@ -135,8 +142,12 @@ class Harness:
         if wait > 0:
             self.stats.rate_limited += 1
             retry_after = max(1, int(wait + 0.999))
-            await _json(send, 429, self.error_body(429, "Too many requests", scope),
-                        {"retry-after": str(retry_after)})
+            await _json(
+                send,
+                429,
+                self.error_body(429, "Too many requests", scope),
+                {"retry-after": str(retry_after)},
+            )
             return
         roll = self.rng.random()
         if roll < f.error_rate:
@@ -171,8 +182,9 @@ class Harness:
             await _drop(send)
 
 
-async def _json(send: Send, status: int, body: dict[str, Any],
-                headers: dict[str, str] | None = None) -> None:
+async def _json(
+    send: Send, status: int, body: dict[str, Any], headers: dict[str, str] | None = None
+) -> None:
     payload = json.dumps(body).encode()
     raw = [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())]
     raw += [(k.encode(), v.encode()) for k, v in (headers or {}).items()]
@@ -194,14 +206,23 @@ logging.getLogger("uvicorn.error").addFilter(_IgnoreInjectedDrops())
 async def _drop(send: Send) -> None:
     # Promise a body and end early: the server aborts the connection mid-response, which the
     # client sees exactly as a dropped connection.
-    await send({"type": "http.response.start", "status": 200,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", b"64")]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 200,
+            "headers": [(b"content-type", b"application/json"), (b"content-length", b"64")],
+        }
+    )
     await send({"type": "http.response.body", "body": b"{", "more_body": False})
 
 
-def admin_routes(harness_getter: Callable[[], Harness], records: Callable[[str], list[Any]],
-                 kinds: Callable[[], list[str]], duplicates: Callable[[], dict[str, int]],
-                 reset: Callable[[str | None], Awaitable[None] | None]) -> Any:
+def admin_routes(
+    harness_getter: Callable[[], Harness],
+    records: Callable[[str], list[Any]],
+    kinds: Callable[[], list[str]],
+    duplicates: Callable[[], dict[str, int]],
+    reset: Callable[[str | None], Awaitable[None] | None],
+) -> Any:
     """The inspection API (/_admin), outside the emulated paths."""
     from fastapi import APIRouter, Body, HTTPException
 

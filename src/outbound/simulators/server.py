@@ -21,8 +21,15 @@ class ServerThread:
         self.app = app
         self.host = host
         self.port = port or free_port()
-        config = uvicorn.Config(app, host=host, port=self.port, log_level="warning",
-                                lifespan="on", access_log=False, timeout_keep_alive=30)
+        config = uvicorn.Config(
+            app,
+            host=host,
+            port=self.port,
+            log_level="warning",
+            lifespan="on",
+            access_log=False,
+            timeout_keep_alive=30,
+        )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 

@@ -49,7 +49,9 @@ class ClaimedJob:
     attempts: int
 
 
-def claim_statement(db: Database, worker_id: str, now: datetime, lease: timedelta, limit: int) -> Any:
+def claim_statement(
+    db: Database, worker_id: str, now: datetime, lease: timedelta, limit: int
+) -> Any:
     earlier = aliased(SyncJob)
     predecessor_open = exists().where(
         earlier.contact_id == SyncJob.contact_id,
@@ -110,8 +112,9 @@ def heartbeat(db: Database, worker_id: str, job_ids: list[int], lease_seconds: i
     with db.session() as session:
         session.execute(
             update(SyncJob)
-            .where(SyncJob.id.in_(job_ids), SyncJob.locked_by == worker_id,
-                   SyncJob.status == "running")
+            .where(
+                SyncJob.id.in_(job_ids), SyncJob.locked_by == worker_id, SyncJob.status == "running"
+            )
             .values(lease_expires_at=utcnow() + timedelta(seconds=lease_seconds))
             .execution_options(synchronize_session=False)
         )
@@ -148,7 +151,11 @@ def fail(session: Session, job_id: int, worker_id: str, error: str) -> bool:
 
 
 def retry_later(
-    session: Session, job_id: int, worker_id: str, delay_seconds: float, error: str,
+    session: Session,
+    job_id: int,
+    worker_id: str,
+    delay_seconds: float,
+    error: str,
     count_attempt: bool = True,
 ) -> bool:
     job = _owned(session, job_id, worker_id)

@@ -90,7 +90,10 @@ async def ensure_record(run: JobRun, cs: st.ContactState) -> str:
 
 
 async def update_existing(
-    run: JobRun, remote_id: str, existing: dict[str, Any], snapshot: dict[str, Any],
+    run: JobRun,
+    remote_id: str,
+    existing: dict[str, Any],
+    snapshot: dict[str, Any],
     contact: dict[str, Any],
 ) -> None:
     """Linking to a record someone else made: apply the mapping under its write policies."""
@@ -100,15 +103,22 @@ async def update_existing(
         await run.connector.update_person(remote_id, changes)
 
 
-async def ensure_attached(run: JobRun, cs: st.ContactState, remote_id: str, job_id: str,
-                          known_new: bool) -> None:
+async def ensure_attached(
+    run: JobRun, cs: st.ContactState, remote_id: str, job_id: str, known_new: bool
+) -> None:
     if cs.link is not None and job_id in cs.link.attached_jobs:
         return
     # A record we created in this very run cannot be on the job yet; otherwise ask first.
     if known_new or not await run.connector.is_attached(remote_id, job_id):
         await run.connector.attach(remote_id, job_id)
-    await run.db_call(st.save_link, run.job.contact_id, cs.provider, cs.org,
-                      run.job.connection_id, add_attached_job=job_id)
+    await run.db_call(
+        st.save_link,
+        run.job.contact_id,
+        cs.provider,
+        cs.org,
+        run.job.connection_id,
+        add_attached_job=job_id,
+    )
 
 
 async def sync_contact(run: JobRun) -> None:
@@ -142,7 +152,9 @@ async def check_duplicate(run: JobRun) -> None:
     if cs.link is not None and cs.link.created_by_us and cs.link.remote_id in (None, found.id):
         return  # a record Outbound itself created is never "Exists in …"
     await run.db_call(
-        st.mark_enrollment, job.enrollment_id, error_code="exists_in_ats",
+        st.mark_enrollment,
+        job.enrollment_id,
+        error_code="exists_in_ats",
         error_message=exists_error(cs.provider),
     )
 
@@ -171,11 +183,18 @@ async def log_activity(run: JobRun) -> None:
     if run.job.attempts == 1 or not await run.connector.has_activity(remote_id, marker):
         await run.connector.log_activity(
             remote_id,
-            ActivityInput(event["kind"], event["subject"], event["body"], event["occurred_at"],
-                          marker),
+            ActivityInput(
+                event["kind"], event["subject"], event["body"], event["occurred_at"], marker
+            ),
         )
-    await run.db_call(st.save_link, run.job.contact_id, cs.provider, cs.org,
-                      run.job.connection_id, add_logged_event=event["id"])
+    await run.db_call(
+        st.save_link,
+        run.job.contact_id,
+        cs.provider,
+        cs.org,
+        run.job.connection_id,
+        add_logged_event=event["id"],
+    )
 
 
 async def set_stage(run: JobRun) -> None:
@@ -193,7 +212,9 @@ async def set_stage(run: JobRun) -> None:
     if stage is None:
         title = PROVIDER_TITLES[cs.provider]
         await run.db_call(
-            st.mark_enrollment, run.job.enrollment_id, error_code="stage_missing",
+            st.mark_enrollment,
+            run.job.enrollment_id,
+            error_code="stage_missing",
             error_message=(
                 f'Status not advanced: {title} has no stage named exactly "{wanted}". '
                 f"Create it in {title} to have Outbound move contacts there."

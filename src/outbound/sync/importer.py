@@ -28,8 +28,14 @@ def _start(db: Database, import_id: int) -> tuple[Caller, int, str] | None:
         return Caller(user.id, user.team_id, user.role), run.sequence_id, run.list_id
 
 
-def _add_batch(db: Database, import_id: int, caller: Caller, sequence_id: int,
-               batch: list[dict[str, Any]], skipped: int) -> None:
+def _add_batch(
+    db: Database,
+    import_id: int,
+    caller: Caller,
+    sequence_id: int,
+    batch: list[dict[str, Any]],
+    skipped: int,
+) -> None:
     with db.session() as session:
         result = add_contacts(session, caller, sequence_id, batch) if batch else None
         run = session.get(ImportRun, import_id)
@@ -62,14 +68,17 @@ async def import_list(run: JobRun) -> None:
         if not person.email:
             skipped += 1  # guides: members need an email address to be added
         else:
-            batch.append({
-                "email": person.email,
-                "first_name": person.first_name,
-                "last_name": person.last_name,
-            })
+            batch.append(
+                {
+                    "email": person.email,
+                    "first_name": person.first_name,
+                    "last_name": person.last_name,
+                }
+            )
         if len(batch) + skipped >= BATCH:
-            await asyncio.to_thread(_add_batch, run.db, import_id, caller, sequence_id, batch,
-                                    skipped)
+            await asyncio.to_thread(
+                _add_batch, run.db, import_id, caller, sequence_id, batch, skipped
+            )
             batch, skipped = [], 0
     await asyncio.to_thread(_add_batch, run.db, import_id, caller, sequence_id, batch, skipped)
     await asyncio.to_thread(_finish, run.db, import_id, None)

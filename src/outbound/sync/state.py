@@ -48,8 +48,9 @@ def _link(session: Session, contact_id: int, provider: str, org: str) -> AtsLink
     )
 
 
-def load_state(db: Database, connection_id: int, contact_id: int, enrollment_id: int | None
-               ) -> ContactState | None:
+def load_state(
+    db: Database, connection_id: int, contact_id: int, enrollment_id: int | None
+) -> ContactState | None:
     with db.session() as session:
         contact = session.get(Contact, contact_id)
         conn = session.get(AtsConnection, connection_id)
@@ -67,8 +68,17 @@ def load_state(db: Database, connection_id: int, contact_id: int, enrollment_id:
         return ContactState(
             contact={
                 c: getattr(contact, c)
-                for c in ("email", "first_name", "last_name", "title", "company", "phone",
-                          "linkedin_url", "location", "custom_variables")
+                for c in (
+                    "email",
+                    "first_name",
+                    "last_name",
+                    "title",
+                    "company",
+                    "phone",
+                    "linkedin_url",
+                    "location",
+                    "custom_variables",
+                )
             },
             enrollment_id=enrollment_id,
             snapshot=snapshot,
@@ -98,9 +108,14 @@ def save_link(
     with db.session() as session:
         link = _link(session, contact_id, provider, org)
         if link is None:
-            link = AtsLink(contact_id=contact_id, provider=provider, ats_org=org,
-                           created_by_connection_id=connection_id, attached_jobs=[],
-                           logged_events=[])
+            link = AtsLink(
+                contact_id=contact_id,
+                provider=provider,
+                ats_org=org,
+                created_by_connection_id=connection_id,
+                attached_jobs=[],
+                logged_events=[],
+            )
             session.add(link)
         for key, value in changes.items():
             if key == "add_attached_job":
@@ -122,8 +137,9 @@ def mark_enrollment(db: Database, enrollment_id: int | None, **changes: Any) -> 
             setattr(enrollment, key, value)
 
 
-def mark_contact_synced(db: Database, contact_id: int, enrollment_id: int | None,
-                        remote_id: str) -> None:
+def mark_contact_synced(
+    db: Database, contact_id: int, enrollment_id: int | None, remote_id: str
+) -> None:
     with db.session() as session:
         enrollment = session.get(Enrollment, enrollment_id) if enrollment_id else None
         if enrollment is not None:
@@ -148,16 +164,18 @@ def load_event(db: Database, event_id: int) -> dict[str, Any] | None:
         }
 
 
-def record_calls(db: Database, contact_id: int | None, job_id: int, calls: list[dict[str, Any]]
-                 ) -> None:
+def record_calls(
+    db: Database, contact_id: int | None, job_id: int, calls: list[dict[str, Any]]
+) -> None:
     if contact_id is None or not calls:
         return
     with db.session() as session:
         session.add_all(SyncCall(contact_id=contact_id, job_id=job_id, **c) for c in calls)
 
 
-def set_connection_health(db: Database, connection_id: int, *, ok: bool | None = None,
-                          auth_failed: str | None = None) -> None:
+def set_connection_health(
+    db: Database, connection_id: int, *, ok: bool | None = None, auth_failed: str | None = None
+) -> None:
     """One flag per connection, not one per contact: set on failure, cleared on success."""
     with db.session() as session:
         conn = session.get(AtsConnection, connection_id)

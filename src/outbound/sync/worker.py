@@ -4,6 +4,7 @@ retries what may succeed later and shows on the contact what will not."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import hashlib
 import logging
@@ -52,12 +53,14 @@ class ConnectionRuntime:
 def _observe(request: Request, response: Response | None, outcome: str) -> None:
     calls = _calls.get()
     if calls is not None:
-        calls.append({
-            "method": request.method,
-            "path": request.url.path,  # never the query: it could carry an api_key
-            "status_code": response.status_code if response is not None else None,
-            "outcome": outcome,
-        })
+        calls.append(
+            {
+                "method": request.method,
+                "path": request.url.path,  # never the query: it could carry an api_key
+                "status_code": response.status_code if response is not None else None,
+                "outcome": outcome,
+            }
+        )
 
 
 def backoff_seconds(attempts: int, base: float, cap: float) -> float:
@@ -66,9 +69,15 @@ def backoff_seconds(attempts: int, base: float, cap: float) -> float:
 
 
 class Worker:
-    def __init__(self, db: Database, settings: Settings, worker_id: str | None = None,
-                 backoff_base: float = 1.0, backoff_cap: float = 300.0,
-                 request_timeout: float = 10.0) -> None:
+    def __init__(
+        self,
+        db: Database,
+        settings: Settings,
+        worker_id: str | None = None,
+        backoff_base: float = 1.0,
+        backoff_cap: float = 300.0,
+        request_timeout: float = 10.0,
+    ) -> None:
         self.db = db
         self.settings = settings
         self.box = SecretBox(settings.fernet_key)
@@ -88,22 +97,30 @@ class Worker:
         with self.db.session() as session:
             rows = session.scalars(select(AtsConnection).where(AtsConnection.id.in_(ids)))
             return {
-                c.id: (c.provider, self.box.open(c.credentials_encrypted),
-                       hashlib.sha256(c.credentials_encrypted).hexdigest())
+                c.id: (
+                    c.provider,
+                    self.box.open(c.credentials_encrypted),
+                    hashlib.sha256(c.credentials_encrypted).hexdigest(),
+                )
                 for c in rows
             }
 
-    async def _runtime(self, connection_id: int, info: tuple[str, dict[str, Any], str]
-                       ) -> ConnectionRuntime:
+    async def _runtime(
+        self, connection_id: int, info: tuple[str, dict[str, Any], str]
+    ) -> ConnectionRuntime:
         provider, credentials, fingerprint = info
         runtime = self._runtimes.get(connection_id)
         if runtime is None or runtime.fingerprint != fingerprint:  # new credentials: reconnect
             if runtime is not None:
                 await runtime.connector.aclose()
-            rate = (self.settings.crelate_rate_per_second if provider == "crelate"
-                    else self.settings.clockwork_rate_per_second)
-            connector = make_connector(provider, credentials, self.settings,
-                                       timeout=self.request_timeout)
+            rate = (
+                self.settings.crelate_rate_per_second
+                if provider == "crelate"
+                else self.settings.clockwork_rate_per_second
+            )
+            connector = make_connector(
+                provider, credentials, self.settings, timeout=self.request_timeout
+            )
             limiter = TokenBucket(rate, burst=1.0)
             connector.pace = limiter.acquire
             connector.observer = _observe
@@ -123,21 +140,28 @@ class Worker:
                 await HANDLERS[job.kind](run)
         except RateLimited as exc:
             runtime.limiter.pause(exc.retry_after)
-            await self._db(claims.retry_later, job.id, self.worker_id, exc.retry_after,
-                           exc.message, count_attempt=False)
+            await self._db(
+                claims.retry_later,
+                job.id,
+                self.worker_id,
+                exc.retry_after,
+                exc.message,
+                count_attempt=False,
+            )
         except AuthError as exc:
             title = PROVIDER_TITLES.get(runtime.connector.provider, "the ATS")
             reason = f"{title} rejected the saved credentials ({exc.status_code}); reconnect"
-            await asyncio.to_thread(st.set_connection_health, self.db, job.connection_id,
-                                    auth_failed=reason)
+            await asyncio.to_thread(
+                st.set_connection_health, self.db, job.connection_id, auth_failed=reason
+            )
             # Parked, not failed: the claim skips paused connections until a reconnect.
-            await self._db(claims.retry_later, job.id, self.worker_id, 0, reason,
-                           count_attempt=False)
+            await self._db(
+                claims.retry_later, job.id, self.worker_id, 0, reason, count_attempt=False
+            )
         except PermanentError as exc:
             await self._fail(job, exc.message, "sync_error")
         except AtsError as exc:  # transient: 5xx, timeouts, dropped connections
-            await asyncio.to_thread(st.set_connection_health, self.db, job.connection_id,
-                                    ok=False)
+            await asyncio.to_thread(st.set_connection_health, self.db, job.connection_id, ok=False)
             if job.attempts >= self.settings.max_attempts:
                 await self._fail(job, exc.message, "ats_unreachable")
             else:
@@ -150,8 +174,13 @@ class Worker:
             await self._db(claims.finish, job.id, self.worker_id)
             await asyncio.to_thread(st.set_connection_health, self.db, job.connection_id, ok=True)
         finally:
-            await asyncio.to_thread(st.record_calls, self.db, job.contact_id, job.id,
-                                    [{**c, "attempt": job.attempts} for c in calls])
+            await asyncio.to_thread(
+                st.record_calls,
+                self.db,
+                job.contact_id,
+                job.id,
+                [{**c, "attempt": job.attempts} for c in calls],
+            )
 
     async def _db(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
         def unit() -> Any:
@@ -161,8 +190,9 @@ class Worker:
         return await asyncio.to_thread(unit)
 
     async def _fail(self, job: claims.ClaimedJob, message: str, code: str) -> None:
-        log.warning("job %s (%s) for contact %s failed: %s", job.id, job.kind, job.contact_id,
-                    message)
+        log.warning(
+            "job %s (%s) for contact %s failed: %s", job.id, job.kind, job.contact_id, message
+        )
         await self._db(claims.fail, job.id, self.worker_id, message)
         if job.kind == "import_list":
             await mark_failed(self.db, job.payload["import_id"], message)
@@ -179,7 +209,10 @@ class Worker:
         if free <= 0:
             return 0
         jobs = await asyncio.to_thread(
-            claims.claim, self.db, self.worker_id, min(free, self.settings.worker_batch_size),
+            claims.claim,
+            self.db,
+            self.worker_id,
+            min(free, self.settings.worker_batch_size),
             self.settings.lease_seconds,
         )
         if not jobs:
@@ -189,8 +222,14 @@ class Worker:
             runtime = await self._runtime(job.connection_id, infos[job.connection_id])
             task = asyncio.create_task(self._run_job(job, runtime))
             self._inflight[job.id] = task
-            task.add_done_callback(lambda _t, jid=job.id: self._inflight.pop(jid, None))
+            task.add_done_callback(self._forget(job.id))
         return len(jobs)
+
+    def _forget(self, job_id: int) -> Any:
+        def done(_task: asyncio.Task[None]) -> None:
+            self._inflight.pop(job_id, None)
+
+        return done
 
     async def run(self, poll_interval: float = 0.2) -> None:
         last_beat = time.monotonic()
@@ -198,19 +237,23 @@ class Worker:
             while not self._stop.is_set():
                 started = await self.tick()
                 if time.monotonic() - last_beat > self.settings.lease_seconds / 3:
-                    await asyncio.to_thread(claims.heartbeat, self.db, self.worker_id,
-                                            list(self._inflight), self.settings.lease_seconds)
+                    await asyncio.to_thread(
+                        claims.heartbeat,
+                        self.db,
+                        self.worker_id,
+                        list(self._inflight),
+                        self.settings.lease_seconds,
+                    )
                     last_beat = time.monotonic()
                 if started == 0:
                     waiters = list(self._inflight.values())
                     if waiters:
-                        await asyncio.wait(waiters, timeout=poll_interval,
-                                           return_when=asyncio.FIRST_COMPLETED)
+                        await asyncio.wait(
+                            waiters, timeout=poll_interval, return_when=asyncio.FIRST_COMPLETED
+                        )
                     else:
-                        try:
+                        with contextlib.suppress(TimeoutError):
                             await asyncio.wait_for(self._stop.wait(), poll_interval)
-                        except TimeoutError:
-                            pass
         finally:
             if self._inflight:
                 await asyncio.wait(list(self._inflight.values()))
@@ -220,12 +263,16 @@ class Worker:
 
     def open_job_count(self) -> int:
         with self.db.session() as session:
-            return int(session.scalar(
-                select(func.count(SyncJob.id))
-                .join(AtsConnection, AtsConnection.id == SyncJob.connection_id)
-                .where(SyncJob.status.in_(("pending", "running")),
-                       AtsConnection.status == "active")
-            ) or 0)
+            return int(
+                session.scalar(
+                    select(func.count(SyncJob.id))
+                    .join(AtsConnection, AtsConnection.id == SyncJob.connection_id)
+                    .where(
+                        SyncJob.status.in_(("pending", "running")), AtsConnection.status == "active"
+                    )
+                )
+                or 0
+            )
 
     async def drain(self, timeout: float = 60.0) -> None:
         """Run until no claimable work is left (tests, CLI `outbound worker --until-idle`)."""

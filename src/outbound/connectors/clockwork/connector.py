@@ -1,4 +1,4 @@
-"""Clockwork v3.0 connector: ``Token`` auth + firm service key, snake_case bodies under a root key."""
+"""Clockwork v3.0 connector: ``Token`` auth + firm service key, snake_case bodies in a root key."""
 
 from __future__ import annotations
 
@@ -45,9 +45,7 @@ class ClockworkConnector(HttpConnector):
             "X-API-Key": firm_service_key,
             "Accept": "application/json",
         }
-        super().__init__(
-            f"{base_url.rstrip('/')}/{firm}", headers, client=client, timeout=timeout
-        )
+        super().__init__(f"{base_url.rstrip('/')}/{firm}", headers, client=client, timeout=timeout)
         self.firm = firm
         self.api_key = api_key
         self._stages: list[AtsStage] | None = None
@@ -59,8 +57,9 @@ class ClockworkConnector(HttpConnector):
         except ValueError:
             return response.reason_phrase
 
-    async def _pages(self, path: str, key: str, params: dict[str, Any] | None = None
-                     ) -> AsyncIterator[dict[str, Any]]:
+    async def _pages(
+        self, path: str, key: str, params: dict[str, Any] | None = None
+    ) -> AsyncIterator[dict[str, Any]]:
         offset = 0
         while True:
             page = {**(params or {}), "limit": unverified.PAGE_SIZE, "offset": offset}
@@ -94,7 +93,9 @@ class ClockworkConnector(HttpConnector):
         )
 
     async def get_person(self, person_id: str) -> AtsPerson:
-        body = (await self.request("GET", unverified.PERSON_PATH.format(person_id=person_id))).json()
+        body = (
+            await self.request("GET", unverified.PERSON_PATH.format(person_id=person_id))
+        ).json()
         return self._person(body["person"])
 
     async def _search(self, q: str) -> list[dict[str, Any]]:
@@ -134,15 +135,19 @@ class ClockworkConnector(HttpConnector):
         if not fresh:  # a retry: the earlier attempt may have written some of them
             existing = (await self.get_person(person_id)).fields
         base = f"/people/{person_id}"
-        have_emails = {str(a.get("address", "")).lower() for a in existing.get("emailAddresses") or []}
+        have_emails = {
+            str(a.get("address", "")).lower() for a in existing.get("emailAddresses") or []
+        }
         if person.email.lower() not in have_emails:
             await self.request(
-                "POST", f"{base}/email_addresses",
+                "POST",
+                f"{base}/email_addresses",
                 json={"email": {"address": person.email, "location": "work"}},
             )
         if person.phone and not existing.get("phoneNumbers"):
             await self.request(
-                "POST", f"{base}/phone_numbers",
+                "POST",
+                f"{base}/phone_numbers",
                 json={"phone_number": {"digits": person.phone, "location": "work"}},
             )
         if person.linkedin_url and not existing.get("linkedinUrls"):
@@ -151,7 +156,8 @@ class ClockworkConnector(HttpConnector):
             )
         if (person.title or person.company) and not existing.get("positions"):
             await self.request(
-                "POST", f"{base}/positions",
+                "POST",
+                f"{base}/positions",
                 json={"position": {"title": person.title, "companyName": person.company}},
             )
 

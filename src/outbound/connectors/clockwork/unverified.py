@@ -1,6 +1,6 @@
 """Clockwork v3.0 facts the connector relies on that are NOT confirmed.
 
-Every entry here is **unverified against the live API** (see ../shared/ats/clockwork.md, marked [I]).
+Every entry here is **unverified against the live API** (../shared/ats/clockwork.md, [I]).
 Correct them here, in one spot, once someone checks a live account.
 """
 

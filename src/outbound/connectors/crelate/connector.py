@@ -44,7 +44,9 @@ class CrelateConnector(HttpConnector):
     ) -> None:
         # The header, not ?api_key=: Crelate echoes request URLs (with the key) in its replies.
         super().__init__(
-            base_url, {"X-Api-Key": api_key, "Accept": "application/json"}, client=client,
+            base_url,
+            {"X-Api-Key": api_key, "Accept": "application/json"},
+            client=client,
             timeout=timeout,
         )
         self._stages: list[AtsStage] | None = None

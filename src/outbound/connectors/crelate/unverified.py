@@ -9,7 +9,8 @@ from __future__ import annotations
 # unverified against the live API: who the key belongs to. No confirmed "me" endpoint exists.
 CURRENT_USER_PATH = "/users/me"
 
-# unverified against the live API: RecordType bitmask. 1/2/4 are confirmed; Employee's bit is a guess.
+# unverified against the live API: RecordType bitmask; 1/2/4 are confirmed, Employee's bit
+# is a guess.
 RECORD_TYPE_BITS = {"candidate": 1, "client_contact": 2, "lead_contact": 4, "employee": 8}
 
 # unverified against the live API: advancing a stage by re-posting the job pipeline with a new

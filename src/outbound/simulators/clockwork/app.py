@@ -1,4 +1,4 @@
-"""A Clockwork Recruiting v3.0 simulator: a real ASGI server following ../shared/ats/clockwork.md."""
+"""A Clockwork v3.0 simulator: a real ASGI server following ../shared/ats/clockwork.md."""
 
 from __future__ import annotations
 
@@ -35,11 +35,17 @@ def _error_body(status: int, message: str, scope: Scope) -> dict[str, Any]:
     return {"message": message}
 
 
-def create_clockwork_app(seed: str = "standard", firm_name: str = "acme",
-                         faults: FaultConfig | None = None,
-                         rate_limit: RateLimitConfig | None = None) -> Harness:
-    api = FastAPI(title="Clockwork v3.0 simulator", docs_url="/_admin/docs",
-                  openapi_url="/_admin/openapi.json")
+def create_clockwork_app(
+    seed: str = "standard",
+    firm_name: str = "acme",
+    faults: FaultConfig | None = None,
+    rate_limit: RateLimitConfig | None = None,
+) -> Harness:
+    api = FastAPI(
+        title="Clockwork v3.0 simulator",
+        docs_url="/_admin/docs",
+        openapi_url="/_admin/openapi.json",
+    )
     state: dict[str, Any] = {"firm": seed_firm(seed, firm_name), "seed": seed}
 
     def firm_store() -> Firm:
@@ -125,7 +131,8 @@ def create_clockwork_app(seed: str = "standard", firm_name: str = "acme",
         if not q:
             raise ClockworkError(400, "q is required")
         hits = [
-            p for p in f.people.values()
+            p
+            for p in f.people.values()
             if q in str(p["name"]).lower()
             or (unverified.SEARCH_MATCHES_EMAIL and any(q in e for e in f.emails_of(p)))
         ]
@@ -149,8 +156,9 @@ def create_clockwork_app(seed: str = "standard", firm_name: str = "acme",
         person["updatedAt"] = now_iso()
         return {"person": person}
 
-    def sub_resource(path: str, root: str, out_key: str, list_key: str,
-                     required: tuple[str, ...]) -> None:
+    def sub_resource(
+        path: str, root: str, out_key: str, list_key: str, required: tuple[str, ...]
+    ) -> None:
         @api.post(PREFIX + "/{firm}/people/{pid}/" + path, status_code=201, name=f"add_{path}")
         async def add(firm: str, pid: str, request: Request) -> dict[str, Any]:
             f, _ = auth(firm, request)
@@ -161,10 +169,13 @@ def create_clockwork_app(seed: str = "standard", firm_name: str = "acme",
                     raise ClockworkError(400, f"{root}.{name} is required")
             if root == "email" and data.get("location", "work") not in ("home", "work", "other"):
                 raise ClockworkError(400, "email.location must be home, work or other")
-            item = {"id": new_id(), **{
-                "".join(w if i == 0 else w.title() for i, w in enumerate(k.split("_"))): v
-                for k, v in data.items()
-            }}
+            item = {
+                "id": new_id(),
+                **{
+                    "".join(w if i == 0 else w.title() for i, w in enumerate(k.split("_"))): v
+                    for k, v in data.items()
+                },
+            }
             person[list_key].append(item)
             person["updatedAt"] = now_iso()
             return {out_key: item}
@@ -180,10 +191,12 @@ def create_clockwork_app(seed: str = "standard", firm_name: str = "acme",
     def positions(firm: str, pid: str, request: Request) -> dict[str, Any]:
         f, _ = auth(firm, request)
         person = person_or_404(f, pid)
-        return {"personPositions": [
-            {**p, "company": {"name": p.get("companyName")}, "isCurrent": not p.get("endYear")}
-            for p in person["positions"]
-        ]}
+        return {
+            "personPositions": [
+                {**p, "company": {"name": p.get("companyName")}, "isCurrent": not p.get("endYear")}
+                for p in person["positions"]
+            ]
+        }
 
     @api.get(PREFIX + "/{firm}/people/{pid}/notes")
     def person_notes(firm: str, pid: str, request: Request) -> dict[str, Any]:
@@ -198,9 +211,15 @@ def create_clockwork_app(seed: str = "standard", firm_name: str = "acme",
         data = await body_of(request, "note")
         if not data.get("content"):
             raise ClockworkError(400, "note.content is required")
-        note = {"id": new_id(), "personId": pid, "type": data.get("category") or "Internal",
-                "content": data["content"], "contentType": data.get("content_type", "text/html"),
-                "createdUserId": user["id"], "createdAt": now_iso()}
+        note = {
+            "id": new_id(),
+            "personId": pid,
+            "type": data.get("category") or "Internal",
+            "content": data["content"],
+            "contentType": data.get("content_type", "text/html"),
+            "createdUserId": user["id"],
+            "createdAt": now_iso(),
+        }
         f.notes[note["id"]] = note
         return {"note": note}
 
@@ -213,6 +232,7 @@ def create_clockwork_app(seed: str = "standard", firm_name: str = "acme",
 
     # -- lookups, projects, candidacies ------------------------------------------------
     for key in ("tags", "companies", "regions"):
+
         def lookup(firm: str, request: Request, key: str = key) -> dict[str, Any]:
             f, _ = auth(firm, request)
             return {key: paged(request, getattr(f, key))}
@@ -230,18 +250,28 @@ def create_clockwork_app(seed: str = "standard", firm_name: str = "acme",
         return {"projects": paged(request, list(f.projects.values()))}
 
     def candidacy_out(c: dict[str, Any]) -> dict[str, Any]:
-        return {"id": c["id"], "projectId": c["project_id"], "personId": c["person_id"],
-                "statusId": c["status_id"], "rank": c["rank"],
-                "stoplightStatus": c["stoplight_status"], "createdUserId": c["created_user_id"],
-                "createdAt": c["created_at"], "updatedAt": c["updated_at"]}
+        return {
+            "id": c["id"],
+            "projectId": c["project_id"],
+            "personId": c["person_id"],
+            "statusId": c["status_id"],
+            "rank": c["rank"],
+            "stoplightStatus": c["stoplight_status"],
+            "createdUserId": c["created_user_id"],
+            "createdAt": c["created_at"],
+            "updatedAt": c["updated_at"],
+        }
 
     @api.get(PREFIX + "/{firm}/projects/{project_id}/candidacies")
     def candidacies(firm: str, project_id: str, request: Request) -> dict[str, Any]:
         f, _ = auth(firm, request)
         project_or_404(f, project_id)
         person = request.query_params.get("person_id")
-        items = [c for c in f.candidacies.values() if c["project_id"] == project_id
-                 and (person is None or c["person_id"] == person)]
+        items = [
+            c
+            for c in f.candidacies.values()
+            if c["project_id"] == project_id and (person is None or c["person_id"] == person)
+        ]
         out = []
         for c in paged(request, items):
             entry = candidacy_out(c)
@@ -257,14 +287,24 @@ def create_clockwork_app(seed: str = "standard", firm_name: str = "acme",
         data = await body_of(request, "candidacy")
         person_id = str(data.get("person_id") or "")
         person_or_404(f, person_id)
-        if any(c["project_id"] == project_id and c["person_id"] == person_id
-               for c in f.candidacies.values()):
+        if any(
+            c["project_id"] == project_id and c["person_id"] == person_id
+            for c in f.candidacies.values()
+        ):
             raise ClockworkError(400, "candidacy.person_id is already on this project")
         status_id = data.get("status_id") or (f.statuses[0]["id"] if f.statuses else None)
         stamp = now_iso()
-        c = {"id": new_id(), "project_id": project_id, "person_id": person_id,
-             "status_id": status_id, "rank": len(f.candidacies) + 1, "stoplight_status": "green",
-             "created_user_id": user["id"], "created_at": stamp, "updated_at": stamp}
+        c = {
+            "id": new_id(),
+            "project_id": project_id,
+            "person_id": person_id,
+            "status_id": status_id,
+            "rank": len(f.candidacies) + 1,
+            "stoplight_status": "green",
+            "created_user_id": user["id"],
+            "created_at": stamp,
+            "updated_at": stamp,
+        }
         f.candidacies[c["id"]] = c
         return {"candidacy": candidacy_out(c)}
 
@@ -305,16 +345,28 @@ def create_clockwork_app(seed: str = "standard", firm_name: str = "acme",
     def unknown(rest: str) -> None:
         raise ClockworkError(404, "Not found")
 
-    harness = Harness(api, api_prefix=PREFIX, key_of=_key_of, error_body=_error_body,
-                      faults=faults, rate_limit=rate_limit)
+    harness = Harness(
+        api,
+        api_prefix=PREFIX,
+        key_of=_key_of,
+        error_body=_error_body,
+        faults=faults,
+        rate_limit=rate_limit,
+    )
 
     def reset(seed_name: str | None) -> None:
         state["seed"] = seed_name or state["seed"]
         state["firm"] = seed_firm(state["seed"], firm_name)
 
-    api.include_router(admin_routes(lambda: harness, lambda k: firm_store().records(k),
-                                    lambda: list(RECORD_KINDS), lambda: firm_store().duplicates(),
-                                    reset))
+    api.include_router(
+        admin_routes(
+            lambda: harness,
+            lambda k: firm_store().records(k),
+            lambda: list(RECORD_KINDS),
+            lambda: firm_store().duplicates(),
+            reset,
+        )
+    )
 
     @api.get("/_admin/keys")
     def keys() -> dict[str, Any]:

@@ -77,28 +77,60 @@ class Firm:
         return {e: n for e, n in counts.items() if n > 1}
 
 
-RECORD_KINDS = ("users", "people", "projects", "candidacies", "statuses", "notes", "tags",
-                "companies", "regions", "webhooks")
+RECORD_KINDS = (
+    "users",
+    "people",
+    "projects",
+    "candidacies",
+    "statuses",
+    "notes",
+    "tags",
+    "companies",
+    "regions",
+    "webhooks",
+)
 
 
 def seed_firm(seed: str = "standard", firm_name: str = "acme") -> Firm:
     """standard: statuses include "Messaged", "Replied", "Interested", "Not Interested";
     bare: none of them."""
     if seed == "standard":
-        status_names = ["Identified", "Messaged", "Replied", "Interested", "Not Interested",
-                        "Presented", "Placed"]
+        status_names = [
+            "Identified",
+            "Messaged",
+            "Replied",
+            "Interested",
+            "Not Interested",
+            "Presented",
+            "Placed",
+        ]
     elif seed == "bare":
         status_names = ["Identified", "Contacted", "Presented", "Interviewing", "Placed"]
     else:
         raise ValueError(f"unknown seed {seed!r}: standard or bare")
     firm = Firm(name=firm_name, service_key=f"{firm_name}-firm-service-key-0001")
     firm.users = [
-        {"id": new_id(), "name": "Alice Recruiter", "email": "alice@acme-search.test",
-         "key": "cw-alice-key", "secret": "cw-alice-secret"},
-        {"id": new_id(), "name": "Bob Manager", "email": "bob@acme-search.test",
-         "key": "cw-bob-key", "secret": "cw-bob-secret"},
-        {"id": new_id(), "name": "Carol Owner", "email": "carol@acme-search.test",
-         "key": "cw-carol-key", "secret": "cw-carol-secret"},
+        {
+            "id": new_id(),
+            "name": "Alice Recruiter",
+            "email": "alice@acme-search.test",
+            "key": "cw-alice-key",
+            "secret": "cw-alice-secret",
+        },
+        {
+            "id": new_id(),
+            "name": "Bob Manager",
+            "email": "bob@acme-search.test",
+            "key": "cw-bob-key",
+            "secret": "cw-bob-secret",
+        },
+        {
+            "id": new_id(),
+            "name": "Carol Owner",
+            "email": "carol@acme-search.test",
+            "key": "cw-carol-key",
+            "secret": "cw-carol-secret",
+        },
     ]
     firm.statuses = [{"id": new_id(), "name": n, "position": i} for i, n in enumerate(status_names)]
     for name in ("CFO Search - Northwind", "CTO Search - Contoso", "Board Director - Fabrikam"):
@@ -113,8 +145,10 @@ def seed_firm(seed: str = "standard", firm_name: str = "acme") -> Firm:
         ("Evan", "Known", "evan.known@example.com", False),
         ("Hank", "Offlimits", "hank.offlimits@example.com", True),
     ):
-        person = firm.add_person({"first_name": first, "last_name": last,
-                                  "do_not_contact": dnc}, owner)
-        person["emailAddresses"].append({"id": new_id(), "address": email, "location": "work",
-                                         "isPreferred": True})
+        person = firm.add_person(
+            {"first_name": first, "last_name": last, "do_not_contact": dnc}, owner
+        )
+        person["emailAddresses"].append(
+            {"id": new_id(), "address": email, "location": "work", "isPreferred": True}
+        )
     return firm

@@ -32,8 +32,15 @@ class CrelateError(Exception):
         self.messages = messages
 
 
-def envelope(request_url: str, verb: str, data: Any, *, total: int | None = None,
-             more: bool | None = None, errors: list[str] | None = None) -> dict[str, Any]:
+def envelope(
+    request_url: str,
+    verb: str,
+    data: Any,
+    *,
+    total: int | None = None,
+    more: bool | None = None,
+    errors: list[str] | None = None,
+) -> dict[str, Any]:
     return {
         "Data": data,
         "Metadata": {
@@ -62,9 +69,14 @@ def _error_body(status: int, message: str, scope: Scope) -> dict[str, Any]:
     return envelope(scope.get("path", ""), scope.get("method", ""), None, errors=[message])
 
 
-def create_crelate_app(seed: str = "standard", faults: FaultConfig | None = None,
-                       rate_limit: RateLimitConfig | None = None) -> Harness:
-    api = FastAPI(title="Crelate api3 simulator", docs_url="/_admin/docs", openapi_url="/_admin/openapi.json")
+def create_crelate_app(
+    seed: str = "standard",
+    faults: FaultConfig | None = None,
+    rate_limit: RateLimitConfig | None = None,
+) -> Harness:
+    api = FastAPI(
+        title="Crelate api3 simulator", docs_url="/_admin/docs", openapi_url="/_admin/openapi.json"
+    )
     state: dict[str, Any] = {"store": seed_store(seed), "seed": seed}
 
     def store() -> CrelateStore:
@@ -133,10 +145,11 @@ def create_crelate_app(seed: str = "standard", faults: FaultConfig | None = None
         for key, value in e.items():
             if key.startswith(CONTACT_POINTS) and not isinstance(value, dict):
                 raise CrelateError(400, f"{key} must be an object with a Value.")
-            if key.startswith(PHONE_PREFIX) and isinstance(value, dict):
-                if not E164.match(str(value.get("Value", ""))):
-                    raise CrelateError(unverified.PHONE_REJECT_STATUS,
-                                       f"{key}: '{value.get('Value')}' is not a valid phone number.")
+            if key.startswith(PHONE_PREFIX) and not E164.match(str(value.get("Value", ""))):
+                raise CrelateError(
+                    unverified.PHONE_REJECT_STATUS,
+                    f"{key}: '{value.get('Value')}' is not a valid phone number.",
+                )
             if key == "RecordType" and not isinstance(value, int):
                 raise CrelateError(400, "RecordType must be an integer bitmask.")
             if key[:1].islower():
@@ -147,11 +160,22 @@ def create_crelate_app(seed: str = "standard", faults: FaultConfig | None = None
     @api.get("/api3/contacts/info")
     def contacts_info(request: Request) -> JSONResponse:
         user(request)
-        fields = [{"Name": f, "Label": f, "IsCustom": False} for f in
-                  ("FirstName", "LastName", "Description", "Salary")]
-        return reply(request, {"Fields": fields + store().custom_fields,
-                               "RecordTypes": {"Candidate": 1, "Contact": 2, "Lead": 4,
-                                               "Employee": unverified.EMPLOYEE_BIT}})
+        fields = [
+            {"Name": f, "Label": f, "IsCustom": False}
+            for f in ("FirstName", "LastName", "Description", "Salary")
+        ]
+        return reply(
+            request,
+            {
+                "Fields": fields + store().custom_fields,
+                "RecordTypes": {
+                    "Candidate": 1,
+                    "Contact": 2,
+                    "Lead": 4,
+                    "Employee": unverified.EMPLOYEE_BIT,
+                },
+            },
+        )
 
     @api.get("/api3/contacts")
     def list_contacts(request: Request) -> JSONResponse:
@@ -169,7 +193,11 @@ def create_crelate_app(seed: str = "standard", faults: FaultConfig | None = None
             items = [c for c in items if c["ModifiedOn"] > q["modified_after"].replace("Z", "")]
         if q.get("tag_names"):
             names = {t.strip() for t in q["tag_names"].split(",")}
-            items = [c for c in items if names & {t.get("Title") for ts in (c.get("Tags") or {}).values() for t in ts}]
+            items = [
+                c
+                for c in items
+                if names & {t.get("Title") for ts in (c.get("Tags") or {}).values() for t in ts}
+            ]
         return page(request, items)
 
     @api.post("/api3/contacts")
@@ -223,9 +251,13 @@ def create_crelate_app(seed: str = "standard", faults: FaultConfig | None = None
     def stage_from(body: dict[str, Any]) -> dict[str, Any]:
         statuses = store().statuses
         if body.get("statusId"):
-            match = next((s for s in statuses if s["Id"].lower() == str(body["statusId"]).lower()), None)
+            match = next(
+                (s for s in statuses if s["Id"].lower() == str(body["statusId"]).lower()), None
+            )
         elif body.get("statusName"):
-            match = next((s for s in statuses if s["Name"].lower() == str(body["statusName"]).lower()), None)
+            match = next(
+                (s for s in statuses if s["Name"].lower() == str(body["statusName"]).lower()), None
+            )
         else:
             match = min(statuses, key=lambda s: s["SortOrder"]) if statuses else None
         if match is None:
@@ -250,12 +282,15 @@ def create_crelate_app(seed: str = "standard", faults: FaultConfig | None = None
             entry = store().pipeline.get(key)
             if entry is None:
                 if request.method != "POST":
-                    raise CrelateError(unverified.NOT_FOUND_STATUS, f"Contact {cid} is not on job {jid}.")
+                    raise CrelateError(
+                        unverified.NOT_FOUND_STATUS, f"Contact {cid} is not on job {jid}."
+                    )
                 entry = store().pipeline[key] = {"StatusId": None, "History": []}
             if entry["StatusId"] != stage["Id"]:
                 entry["StatusId"] = stage["Id"]
-                entry["History"].append({"Date": now_iso(),
-                                         "Stage": {"Id": stage["Id"], "Title": stage["Name"]}})
+                entry["History"].append(
+                    {"Date": now_iso(), "Stage": {"Id": stage["Id"], "Title": stage["Name"]}}
+                )
         return reply(request, ids)
 
     @api.get("/api3/jobs/{jid}/contacts")
@@ -306,20 +341,29 @@ def create_crelate_app(seed: str = "standard", faults: FaultConfig | None = None
         e = await entity(request)
         parent = parent_of(e)
         verb = e.get("VerbId") or {}
-        if not any(t["Id"].lower() == str(verb.get("Id", "")).lower() for t in store().activity_types):
+        if not any(
+            t["Id"].lower() == str(verb.get("Id", "")).lower() for t in store().activity_types
+        ):
             raise CrelateError(400, "VerbId must be an existing activity type.")
         aid = new_id()
-        store().activities[aid] = {**e, "Id": aid, "ParentId": parent,
-                                   "CreatedById": {"Id": u["Id"], "Title": u["Name"]},
-                                   "CreatedOn": now_iso()}
+        store().activities[aid] = {
+            **e,
+            "Id": aid,
+            "ParentId": parent,
+            "CreatedById": {"Id": u["Id"], "Title": u["Name"]},
+            "CreatedOn": now_iso(),
+        }
         return reply(request, aid)
 
     @api.get("/api3/activities")
     def list_activities(request: Request) -> JSONResponse:
         user(request)
         parents = {p.lower() for p in request.query_params.get("parent_ids", "").split(",") if p}
-        items = [a for a in store().activities.values()
-                 if not parents or str(a["ParentId"]["Id"]).lower() in parents]
+        items = [
+            a
+            for a in store().activities.values()
+            if not parents or str(a["ParentId"]["Id"]).lower() in parents
+        ]
         return page(request, items)
 
     @api.post("/api3/notes")
@@ -330,8 +374,12 @@ def create_crelate_app(seed: str = "standard", faults: FaultConfig | None = None
         if not e.get("Display"):
             raise CrelateError(500, "Body is required.")
         nid = new_id()
-        store().notes[nid] = {**e, "Id": nid, "ParentId": parent,
-                              "CreatedById": {"Id": u["Id"], "Title": u["Name"]}}
+        store().notes[nid] = {
+            **e,
+            "Id": nid,
+            "ParentId": parent,
+            "CreatedById": {"Id": u["Id"], "Title": u["Name"]},
+        }
         return reply(request, nid)
 
     @api.get("/api3/contactsources")
@@ -365,8 +413,13 @@ def create_crelate_app(seed: str = "standard", faults: FaultConfig | None = None
     @api.get("/api3/lists")
     def lists(request: Request) -> JSONResponse:
         user(request)
-        return page(request, [{"Id": v["Id"], "Name": v["Name"], "Count": len(v["Members"])}
-                              for v in store().lists.values()])
+        return page(
+            request,
+            [
+                {"Id": v["Id"], "Name": v["Name"], "Count": len(v["Members"])}
+                for v in store().lists.values()
+            ],
+        )
 
     @api.get("/api3/lists/{lid}/contacts")
     def list_members(lid: str, request: Request) -> JSONResponse:
@@ -374,23 +427,37 @@ def create_crelate_app(seed: str = "standard", faults: FaultConfig | None = None
         entry = next((v for k, v in store().lists.items() if k.lower() == lid.lower()), None)
         if entry is None:
             raise CrelateError(unverified.NOT_FOUND_STATUS, f"List {lid} was not found.")
-        return page(request, [store().contacts[c] for c in entry["Members"] if c in store().contacts])
+        return page(
+            request, [store().contacts[c] for c in entry["Members"] if c in store().contacts]
+        )
 
     @api.api_route("/api3/{rest:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
     def unknown(rest: str, request: Request) -> JSONResponse:
         user(request)
         raise CrelateError(404, f"No HTTP resource was found that matches /api3/{rest}.")
 
-    harness = Harness(api, api_prefix="/api3", key_of=_key_of, error_body=_error_body,
-                      faults=faults, rate_limit=rate_limit)
+    harness = Harness(
+        api,
+        api_prefix="/api3",
+        key_of=_key_of,
+        error_body=_error_body,
+        faults=faults,
+        rate_limit=rate_limit,
+    )
 
     def reset(seed_name: str | None) -> None:
         state["seed"] = seed_name or state["seed"]
         state["store"] = seed_store(state["seed"])
 
-    api.include_router(admin_routes(lambda: harness, lambda k: store().records(k),
-                                    lambda: list(RECORD_KINDS), lambda: store().duplicates(),
-                                    reset))
+    api.include_router(
+        admin_routes(
+            lambda: harness,
+            lambda k: store().records(k),
+            lambda: list(RECORD_KINDS),
+            lambda: store().duplicates(),
+            reset,
+        )
+    )
 
     @api.get("/_admin/keys")
     def keys() -> list[dict[str, Any]]:

@@ -90,33 +90,65 @@ class CrelateStore:
         return {e: n for e, n in counts.items() if n > 1}
 
 
-RECORD_KINDS = ("users", "contacts", "jobs", "statuses", "activity_types", "activities", "notes",
-                "pipeline", "lists", "contact_sources", "custom_fields")
+RECORD_KINDS = (
+    "users",
+    "contacts",
+    "jobs",
+    "statuses",
+    "activity_types",
+    "activities",
+    "notes",
+    "pipeline",
+    "lists",
+    "contact_sources",
+    "custom_fields",
+)
 
 
 def _seed_common(store: CrelateStore, stage_names: list[str]) -> None:
     store.users = [
-        {"Id": new_id(), "Name": "Alice Recruiter", "Email": "alice@acme-staffing.test",
-         "ApiKey": "alicecrelatekey0000000000a"},
-        {"Id": new_id(), "Name": "Bob Manager", "Email": "bob@acme-staffing.test",
-         "ApiKey": "bobcrelatekey000000000000b"},
-        {"Id": new_id(), "Name": "Carol Owner", "Email": "carol@acme-staffing.test",
-         "ApiKey": "carolcrelatekey0000000000c"},
+        {
+            "Id": new_id(),
+            "Name": "Alice Recruiter",
+            "Email": "alice@acme-staffing.test",
+            "ApiKey": "alicecrelatekey0000000000a",
+        },
+        {
+            "Id": new_id(),
+            "Name": "Bob Manager",
+            "Email": "bob@acme-staffing.test",
+            "ApiKey": "bobcrelatekey000000000000b",
+        },
+        {
+            "Id": new_id(),
+            "Name": "Carol Owner",
+            "Email": "carol@acme-staffing.test",
+            "ApiKey": "carolcrelatekey0000000000c",
+        },
     ]
-    for name in ("Senior Python Engineer", "VP of Sales", "Staff Data Scientist",
-                 "Head of Talent"):
+    for name in ("Senior Python Engineer", "VP of Sales", "Staff Data Scientist", "Head of Talent"):
         jid = new_id()
-        store.jobs[jid] = {"Id": jid, "Name": name, "JobNum": len(store.jobs) + 1,
-                           "CreatedOn": now_iso()}
+        store.jobs[jid] = {
+            "Id": jid,
+            "Name": name,
+            "JobNum": len(store.jobs) + 1,
+            "CreatedOn": now_iso(),
+        }
     store.statuses = [
-        {"Id": new_id(), "Name": n, "SortOrder": i, "WorkflowTypeId":
-         {"Id": RECRUITING_WORKFLOW_TYPE_ID, "Title": "Recruiting"}}
+        {
+            "Id": new_id(),
+            "Name": n,
+            "SortOrder": i,
+            "WorkflowTypeId": {"Id": RECRUITING_WORKFLOW_TYPE_ID, "Title": "Recruiting"},
+        }
         for i, n in enumerate(stage_names)
     ]
     store.activity_types = [
         {"Id": new_id(), "Name": n} for n in ("Email", "Call", "Meeting", "Screen", "Text Message")
     ]
-    store.contact_sources = [{"Id": new_id(), "Name": n} for n in ("LinkedIn", "Referral", "Outbound")]
+    store.contact_sources = [
+        {"Id": new_id(), "Name": n} for n in ("LinkedIn", "Referral", "Outbound")
+    ]
     store.custom_fields = [
         {"Name": "CustomField1", "Label": "Preferred Pronouns", "IsCustom": True, "Type": "Text"},
         {"Name": "CustomField2", "Label": "Visa Status", "IsCustom": True, "Type": "Text"},
@@ -130,16 +162,33 @@ def _seed_common(store: CrelateStore, stage_names: list[str]) -> None:
         ("Gus", "Returning", "gus.returning@example.com"),
     ]
     for first, last, email in existing:
-        store.add_contact({"FirstName": first, "LastName": last,
-                           "EmailAddresses_Personal": {"Value": email, "IsPrimary": True}}, owner)
+        store.add_contact(
+            {
+                "FirstName": first,
+                "LastName": last,
+                "EmailAddresses_Personal": {"Value": email, "IsPrimary": True},
+            },
+            owner,
+        )
     members = []
     for i in range(12):
-        members.append(store.add_contact({
-            "FirstName": f"Listed{i}", "LastName": "Prospect",
-            "EmailAddresses_Work": {"Value": f"listed{i}@prospects.example.com", "IsPrimary": True},
-        }, owner))
+        members.append(
+            store.add_contact(
+                {
+                    "FirstName": f"Listed{i}",
+                    "LastName": "Prospect",
+                    "EmailAddresses_Work": {
+                        "Value": f"listed{i}@prospects.example.com",
+                        "IsPrimary": True,
+                    },
+                },
+                owner,
+            )
+        )
     for i in range(3):  # list members without an email: skipped on import
-        members.append(store.add_contact({"FirstName": f"NoEmail{i}", "LastName": "Prospect"}, owner))
+        members.append(
+            store.add_contact({"FirstName": f"NoEmail{i}", "LastName": "Prospect"}, owner)
+        )
     members.append(next(iter(store.contacts)))  # Dana: already known to the ATS
     lid = new_id()
     store.lists[lid] = {"Id": lid, "Name": "Q4 Python Engineers", "Members": members}
@@ -154,8 +203,19 @@ def seed_store(seed: str = "standard") -> CrelateStore:
     if seed == "bare":
         _seed_common(store, ["Maybe", "Applied", "Submitted", "Good Fit", "Interviewing", "Hired"])
     elif seed == "standard":
-        _seed_common(store, ["Maybe", "Messaged", "Replied", "Interested", "Not Interested",
-                             "Submitted", "Good Fit", "Hired"])
+        _seed_common(
+            store,
+            [
+                "Maybe",
+                "Messaged",
+                "Replied",
+                "Interested",
+                "Not Interested",
+                "Submitted",
+                "Good Fit",
+                "Hired",
+            ],
+        )
     else:
         raise ValueError(f"unknown seed {seed!r}: standard or bare")
     return store
