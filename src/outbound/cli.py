@@ -194,11 +194,12 @@ def demo(
     reset: Annotated[bool, typer.Option(help="Start from fresh demo data")] = False,
     port: Annotated[int, typer.Option()] = 8000,
     data_dir: Annotated[Path, typer.Option()] = Path("./outbound-demo"),
+    contacts: Annotated[int, typer.Option(min=2, max=5000, help="Sample contacts")] = 300,
 ) -> None:
     """Start the whole product with sample data: web app, worker and both ATS simulators."""
     from outbound.demo import run_demo
 
-    run_demo(data_dir=data_dir, port=port, reset=reset)
+    run_demo(data_dir=data_dir, port=port, reset=reset, contacts=contacts)
 
 
 if __name__ == "__main__":  # pragma: no cover

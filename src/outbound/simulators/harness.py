@@ -9,12 +9,14 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import pickle
 import random
 import re
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -96,6 +98,7 @@ class Harness:
         self.stats = Stats()
         self.rng = random.Random(self.faults.seed)
         self._buckets: dict[str, tuple[float, float]] = {}
+        self.on_shutdown: Callable[[], None] | None = None
 
     def configure_faults(self, **changes: Any) -> FaultConfig:
         self.faults = FaultConfig(**{**asdict(self.faults), **changes})
@@ -109,6 +112,17 @@ class Harness:
 
     def reset_stats(self) -> None:
         self.stats = Stats()
+
+    async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                if self.on_shutdown is not None:
+                    self.on_shutdown()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
 
     def _take_token(self, key: str) -> float:
         """0 when allowed, else seconds until a token is available."""
@@ -126,6 +140,9 @@ class Harness:
         return (1 - tokens) / rate
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan(scope, receive, send)
+            return
         if scope["type"] != "http" or not scope["path"].startswith(self.api_prefix):
             await self.app(scope, receive, send)
             return
@@ -214,6 +231,22 @@ async def _drop(send: Send) -> None:
         }
     )
     await send({"type": "http.response.body", "body": b"{", "more_body": False})
+
+
+def load_state(path: Path | None) -> dict[str, Any] | None:
+    """A simulator's organisation as saved by a previous run (the demo reuses its data dir)."""
+    if path is None or not path.exists():
+        return None
+    with path.open("rb") as fh:
+        state: dict[str, Any] = pickle.load(fh)  # our own file, written by save_state
+    return state
+
+
+def save_state(path: Path, state: dict[str, Any]) -> None:
+    tmp = path.with_suffix(".tmp")
+    with tmp.open("wb") as fh:
+        pickle.dump(state, fh)
+    tmp.replace(path)
 
 
 def admin_routes(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 from collections.abc import AsyncIterator
 from datetime import datetime
@@ -49,6 +50,7 @@ class ClockworkConnector(HttpConnector):
         self.firm = firm
         self.api_key = api_key
         self._stages: list[AtsStage] | None = None
+        self._lookup_lock = asyncio.Lock()  # one statuses lookup, not one per concurrent job
 
     def error_message(self, response: Response) -> str:
         try:
@@ -191,10 +193,13 @@ class ClockworkConnector(HttpConnector):
         ]
 
     async def list_stages(self, job_id: str) -> list[AtsStage]:
-        if self._stages is None:
-            items = (await self.request("GET", unverified.STATUSES_PATH)).json().get("statuses")
-            self._stages = [AtsStage(str(s["id"]), s.get("name") or "") for s in items or []]
-        return self._stages
+        async with self._lookup_lock:
+            if self._stages is None:
+                body = (await self.request("GET", unverified.STATUSES_PATH)).json()
+                self._stages = [
+                    AtsStage(str(s["id"]), s.get("name") or "") for s in body.get("statuses") or []
+                ]
+            return self._stages
 
     async def _candidacy(self, person_id: str, project_id: str) -> dict[str, Any] | None:
         params = {unverified.CANDIDACY_PERSON_FILTER: person_id}

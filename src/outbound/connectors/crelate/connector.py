@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import AsyncIterator
 from typing import Any, ClassVar
@@ -51,6 +52,8 @@ class CrelateConnector(HttpConnector):
         )
         self._stages: list[AtsStage] | None = None
         self._email_type_id: str | None = None
+        # Many jobs run at once on one connector: look lookups up once, not once per job.
+        self._lookup_lock = asyncio.Lock()
 
     def error_message(self, response: Response) -> str:
         try:
@@ -167,6 +170,10 @@ class CrelateConnector(HttpConnector):
         return [AtsJob(str(j["Id"]), j.get("Name") or "") async for j in self._pages("/jobs")]
 
     async def list_stages(self, job_id: str) -> list[AtsStage]:
+        async with self._lookup_lock:
+            return await self._load_stages()
+
+    async def _load_stages(self) -> list[AtsStage]:
         if self._stages is None:
             params = {"workflow_type_ids": RECRUITING_WORKFLOW_TYPE_ID}
             items = [s async for s in self._pages("/workflowstatuses", params)]
@@ -196,6 +203,10 @@ class CrelateConnector(HttpConnector):
         )
 
     async def _email_activity_type(self) -> str:
+        async with self._lookup_lock:
+            return await self._load_email_activity_type()
+
+    async def _load_email_activity_type(self) -> str:
         if self._email_type_id is None:
             types = await self._data("GET", "/activitytypes", params={"limit": 100})
             wanted = {n.lower() for n in unverified.EMAIL_ACTIVITY_TYPE_NAMES}

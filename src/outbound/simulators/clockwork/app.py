@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -13,7 +14,14 @@ from starlette.types import Scope
 
 from outbound.simulators.clockwork import unverified
 from outbound.simulators.clockwork.store import RECORD_KINDS, Firm, new_id, now_iso, seed_firm
-from outbound.simulators.harness import FaultConfig, Harness, RateLimitConfig, admin_routes
+from outbound.simulators.harness import (
+    FaultConfig,
+    Harness,
+    RateLimitConfig,
+    admin_routes,
+    load_state,
+    save_state,
+)
 
 PREFIX = "/v3.0"
 
@@ -40,13 +48,17 @@ def create_clockwork_app(
     firm_name: str = "acme",
     faults: FaultConfig | None = None,
     rate_limit: RateLimitConfig | None = None,
+    state_file: Path | None = None,
 ) -> Harness:
     api = FastAPI(
         title="Clockwork v3.0 simulator",
         docs_url="/_admin/docs",
         openapi_url="/_admin/openapi.json",
     )
-    state: dict[str, Any] = {"firm": seed_firm(seed, firm_name), "seed": seed}
+    state: dict[str, Any] = load_state(state_file) or {
+        "firm": seed_firm(seed, firm_name),
+        "seed": seed,
+    }
 
     def firm_store() -> Firm:
         f: Firm = state["firm"]
@@ -373,4 +385,6 @@ def create_clockwork_app(
         f = firm_store()
         return {"firm": f.name, "firm_service_key": f.service_key, "users": f.users}
 
+    if state_file is not None:
+        harness.on_shutdown = lambda: save_state(state_file, state)
     return harness

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -19,7 +20,14 @@ from outbound.simulators.crelate.store import (
     now_iso,
     seed_store,
 )
-from outbound.simulators.harness import FaultConfig, Harness, RateLimitConfig, admin_routes
+from outbound.simulators.harness import (
+    FaultConfig,
+    Harness,
+    RateLimitConfig,
+    admin_routes,
+    load_state,
+    save_state,
+)
 
 E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 PHONE_PREFIX = "PhoneNumbers_"
@@ -73,11 +81,12 @@ def create_crelate_app(
     seed: str = "standard",
     faults: FaultConfig | None = None,
     rate_limit: RateLimitConfig | None = None,
+    state_file: Path | None = None,
 ) -> Harness:
     api = FastAPI(
         title="Crelate api3 simulator", docs_url="/_admin/docs", openapi_url="/_admin/openapi.json"
     )
-    state: dict[str, Any] = {"store": seed_store(seed), "seed": seed}
+    state: dict[str, Any] = load_state(state_file) or {"store": seed_store(seed), "seed": seed}
 
     def store() -> CrelateStore:
         s: CrelateStore = state["store"]
@@ -464,4 +473,6 @@ def create_crelate_app(
         return store().users
 
     harness.state = state  # type: ignore[attr-defined]
+    if state_file is not None:
+        harness.on_shutdown = lambda: save_state(state_file, state)
     return harness

@@ -1,0 +1,109 @@
+"""Issue 9 (partial): `outbound demo` as a subprocess, observed over HTTP only."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from outbound.simulators.server import free_port
+
+
+def wait_for(check: Any, timeout: float, what: str) -> Any:
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        try:
+            last = check()
+            if last:
+                return last
+        except httpx.HTTPError:
+            pass
+        time.sleep(1)
+    raise AssertionError(f"timed out waiting for {what} (last: {str(last)[:300]})")
+
+
+@pytest.mark.skipif(
+    bool(os.environ.get("OUTBOUND_TEST_DATABASE_URL")),
+    reason="the demo is the embedded SQLite setup",
+)
+def test_demo_syncs_both_atss_logs_replies_and_stops_cleanly(tmp_path: Path) -> None:
+    port = free_port()
+    while any(_busy(p) for p in (port + 1, port + 2)):
+        port = free_port()
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "outbound.cli",
+            "demo",
+            "--port",
+            str(port),
+            "--data-dir",
+            str(tmp_path / "demo"),
+            "--contacts",
+            "30",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        wait_for(lambda: httpx.get(base + "/healthz").status_code == 200, 60, "the web app")
+        signins = json.loads((tmp_path / "demo" / "demo-signins.json").read_text())
+        owner = {"Authorization": f"Bearer {signins['owner']['api_token']}"}
+        crelate = f"http://127.0.0.1:{port + 1}/_admin/records"
+        clockwork = f"http://127.0.0.1:{port + 2}/_admin/records"
+
+        def exists_error() -> bool:
+            rows = httpx.get(
+                base + "/api/v1/sequences/1/contacts",
+                params={"needs_attention": True},
+                headers=owner,
+            ).json()
+            return any(r["error_message"] == "Exists in Crelate" for r in rows)
+
+        wait_for(exists_error, 90, '"Exists in Crelate" on a contact')
+        wait_for(
+            lambda: any(
+                p["emailAddresses"] and p["createdUserId"]
+                for p in httpx.get(clockwork + "/people").json()[3:]
+            ),
+            120,
+            "a contact synced to Clockwork",
+        )
+        wait_for(
+            lambda: any(
+                "Email sent" in a["Subject"] for a in httpx.get(crelate + "/activities").json()
+            ),
+            120,
+            "a sent email logged as Crelate activity",
+        )
+        wait_for(
+            lambda: any(
+                "Email reply" in a["Subject"] for a in httpx.get(crelate + "/activities").json()
+            ),
+            180,
+            "a reply logged as Crelate activity",
+        )
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err.decode()[-2000:]
+    assert b"Traceback" not in err, err.decode()[-2000:]
+    assert b"Outbound demo stopped." in out
+
+
+def _busy(port: int) -> bool:
+    import socket
+
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
