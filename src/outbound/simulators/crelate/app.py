@@ -66,7 +66,7 @@ def envelope(
 
 def _key_of(scope: Scope) -> str | None:
     for name, value in scope.get("headers", []):
-        if name.lower() == b"x-api-key":
+        if name.lower() == b"x-api-key" and value.strip():
             return str(value.decode())
     qs = scope.get("query_string", b"").decode()
     match = re.search(r"(?:^|&)api_key=([^&]*)", qs)
