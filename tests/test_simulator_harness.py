@@ -31,8 +31,13 @@ def test_burst_gets_429_with_retry_after_per_key(crelate: Sim) -> None:
 
 def test_commit_then_fail_stores_the_write_but_the_client_sees_failure(crelate: Sim) -> None:
     crelate.faults(commit_then_fail_rate=1.0, hang_seconds=0.1)
-    body = {"entity": {"FirstName": "Ghost", "LastName": "Write",
-                       "EmailAddresses_Work": {"Value": "ghost@example.com"}}}
+    body = {
+        "entity": {
+            "FirstName": "Ghost",
+            "LastName": "Write",
+            "EmailAddresses_Work": {"Value": "ghost@example.com"},
+        }
+    }
     outcomes = []
     with api(crelate) as c:
         for _ in range(6):
@@ -65,16 +70,21 @@ def test_faults_replay_from_the_seed(crelate: Sim) -> None:
 
 
 def test_inspection_counts_requests_per_endpoint(clockwork: Sim) -> None:
-    headers = {"Authorization": "Token Y3ctYWxpY2Uta2V5OmN3LWFsaWNlLXNlY3JldA==",
-               "X-API-Key": "acme-firm-service-key-0001"}
+    headers = {
+        "Authorization": "Token Y3ctYWxpY2Uta2V5OmN3LWFsaWNlLXNlY3JldA==",
+        "X-API-Key": "acme-firm-service-key-0001",
+    }
     with httpx.Client(base_url=clockwork.server.url + "/v3.0/acme", headers=headers) as c:
         for _ in range(3):
             c.get("/projects")
         person = c.post("/people", json={"person": {"name": "Ann Counted"}}).json()["id"]
         c.post(f"/people/{person}/email_addresses", json={"email": {"address": "a@b.com"}})
     by_endpoint = clockwork.stats()["by_endpoint"]
-    assert by_endpoint == {"GET /v3.0/acme/projects": 3, "POST /v3.0/acme/people": 1,
-                           "POST /v3.0/acme/people/{id}/email_addresses": 1}
+    assert by_endpoint == {
+        "GET /v3.0/acme/projects": 3,
+        "POST /v3.0/acme/people": 1,
+        "POST /v3.0/acme/people/{id}/email_addresses": 1,
+    }
     clockwork.reset()
     assert clockwork.stats()["requests"] == 0
 

@@ -502,3 +502,26 @@ def test_auth_failure_pauses_connection_and_asks_for_reconnect(
     connect(team)  # reconnect: the parked work resumes
     work()
     assert enrollment(team, eid)["sync_state"] == "synced"
+
+
+def test_failing_connection_is_flagged_once_until_it_recovers(
+    team: Team, crelate: Sim, db: Any, settings: Any
+) -> None:
+    from tests.conftest import run_worker
+
+    connect(team)
+    seq = make_sequence(team)
+    ids = add(team, seq, *[person(i) for i in range(3)])
+    crelate.faults(error_rate=1.0)
+    run_worker(db, settings.model_copy(update={"max_attempts": 2}))
+    flagged = team.call("GET", "/connection").json()["failing_since"]
+    assert flagged is not None
+    for eid in ids:
+        e = enrollment(team, eid)
+        assert e["sync_state"] == "failed" and e["error_code"] == "ats_unreachable"
+    crelate.faults(error_rate=0)
+    resync = team.call("POST", f"/sequences/{seq}/resync", json={}).json()
+    assert resync["queued"] == 3  # failed contacts can be retried with Resync
+    run_worker(db, settings)
+    assert team.call("GET", "/connection").json()["failing_since"] is None
+    assert all(enrollment(team, eid)["sync_state"] == "synced" for eid in ids)

@@ -46,14 +46,24 @@ def _token(key: str, secret: str) -> str:
 
 @pytest.fixture
 def clockwork_api(clockwork_server: Sim) -> Iterator[Target]:
-    env = {k: os.environ.get(f"OUTBOUND_CONTRACT_CLOCKWORK_{k}")
-           for k in ("URL", "FIRM", "KEY", "SECRET", "FIRM_KEY")}
+    env = {
+        k: os.environ.get(f"OUTBOUND_CONTRACT_CLOCKWORK_{k}")
+        for k in ("URL", "FIRM", "KEY", "SECRET", "FIRM_KEY")
+    }
     simulated = not all(env.values())
     if simulated:
         clockwork_server.reset()
-        env = {"URL": clockwork_server.server.url + "/v3.0", "FIRM": "acme",
-               "KEY": "cw-alice-key", "SECRET": "cw-alice-secret", "FIRM_KEY": CLOCKWORK_FIRM_KEY}
-    headers = {"Authorization": _token(str(env["KEY"]), str(env["SECRET"])),
-               "X-API-Key": str(env["FIRM_KEY"]), "Accept": "application/json"}
+        env = {
+            "URL": clockwork_server.server.url + "/v3.0",
+            "FIRM": "acme",
+            "KEY": "cw-alice-key",
+            "SECRET": "cw-alice-secret",
+            "FIRM_KEY": CLOCKWORK_FIRM_KEY,
+        }
+    headers = {
+        "Authorization": _token(str(env["KEY"]), str(env["SECRET"])),
+        "X-API-Key": str(env["FIRM_KEY"]),
+        "Accept": "application/json",
+    }
     with httpx.Client(base_url=f"{env['URL']}/{env['FIRM']}", headers=headers, timeout=20) as http:
         yield Target(http, simulated, {"Authorization": _token("nobody", "wrong")})

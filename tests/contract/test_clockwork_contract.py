@@ -40,17 +40,29 @@ def test_people_list_pages_with_limit_offset(clockwork_api: Target) -> None:
 
 def test_create_person_and_sub_resources(clockwork_api: Target) -> None:
     clockwork_api.require_writes()
-    created = clockwork_api.http.post("/people", json={"person": {
-        "name": "Contract Test", "first_name": "Contract", "last_name": "Test"}})
+    created = clockwork_api.http.post(
+        "/people",
+        json={"person": {"name": "Contract Test", "first_name": "Contract", "last_name": "Test"}},
+    )
     assert created.status_code in (200, 201)
     pid = created.json()["id"]
     email = f"contract-{uuid.uuid4().hex[:8]}@example.com"
     for path, body, key in [
-        ("email_addresses", {"email": {"address": email, "location": "work"}}, "personEmailAddress"),
-        ("phone_numbers", {"phone_number": {"digits": "+14155550100", "location": "work"}},
-         "personPhoneNumber"),
-        ("linkedin_urls", {"linkedin_url": {"url": "https://linkedin.com/in/ct"}},
-         "personLinkedinUrl"),
+        (
+            "email_addresses",
+            {"email": {"address": email, "location": "work"}},
+            "personEmailAddress",
+        ),
+        (
+            "phone_numbers",
+            {"phone_number": {"digits": "+14155550100", "location": "work"}},
+            "personPhoneNumber",
+        ),
+        (
+            "linkedin_urls",
+            {"linkedin_url": {"url": "https://linkedin.com/in/ct"}},
+            "personLinkedinUrl",
+        ),
         ("positions", {"position": {"title": "CFO", "companyName": "Initech"}}, "position"),
     ]:
         r = clockwork_api.http.post(f"/people/{pid}/{path}", json=body)

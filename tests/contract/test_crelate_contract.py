@@ -9,7 +9,15 @@ from tests.contract.conftest import Target
 
 GUID = re.compile(r"^[0-9a-fA-F-]{36}$")
 ENVELOPE_KEYS = {"Data", "Metadata", "Errors"}
-METADATA_KEYS = {"CorrelationId", "TimeStamp", "Url", "Verb", "TotalRecords", "MoreRecords", "Links"}
+METADATA_KEYS = {
+    "CorrelationId",
+    "TimeStamp",
+    "Url",
+    "Verb",
+    "TotalRecords",
+    "MoreRecords",
+    "Links",
+}
 
 
 def test_bad_key_is_401_in_the_envelope(crelate_api: Target) -> None:
@@ -22,16 +30,18 @@ def test_bad_key_is_401_in_the_envelope(crelate_api: Target) -> None:
 
 def test_key_in_query_string_works_and_is_echoed(crelate_api: Target) -> None:
     key = crelate_api.http.headers["X-Api-Key"]
-    r = crelate_api.http.get("/jobs", params={"api_key": key, "limit": 1},
-                             headers={"X-Api-Key": ""})
+    r = crelate_api.http.get(
+        "/jobs", params={"api_key": key, "limit": 1}, headers={"X-Api-Key": ""}
+    )
     assert r.status_code == 200
     assert "api_key=" in r.json()["Metadata"]["Url"]
 
 
 def test_header_name_is_case_insensitive(crelate_api: Target) -> None:
     key = crelate_api.http.headers["X-Api-Key"]
-    r = crelate_api.http.get("/jobs", params={"limit": 1},
-                             headers={"X-Api-Key": "", "X-API-KEY": key})
+    r = crelate_api.http.get(
+        "/jobs", params={"limit": 1}, headers={"X-Api-Key": "", "X-API-KEY": key}
+    )
     assert r.status_code == 200
 
 
@@ -49,8 +59,10 @@ def test_lists_page_with_limit_offset_and_metadata(crelate_api: Target) -> None:
 
 
 def test_workflow_statuses_for_recruiting(crelate_api: Target) -> None:
-    r = crelate_api.http.get("/workflowstatuses", params={
-        "workflow_type_ids": "F6EF012F-998D-4132-B38B-A17A00B2B958", "limit": 100})
+    r = crelate_api.http.get(
+        "/workflowstatuses",
+        params={"workflow_type_ids": "F6EF012F-998D-4132-B38B-A17A00B2B958", "limit": 100},
+    )
     assert r.status_code == 200
     for status in r.json()["Data"]:
         assert {"Id", "Name", "SortOrder"} <= set(status)
@@ -64,8 +76,12 @@ def test_activity_types_have_names(crelate_api: Target) -> None:
 def test_create_get_patch_contact(crelate_api: Target) -> None:
     crelate_api.require_writes()
     email = f"contract-{uuid.uuid4().hex[:8]}@example.com"
-    entity = {"FirstName": "Contract", "LastName": "Test", "RecordType": 1,
-              "EmailAddresses_Personal": {"Value": email, "IsPrimary": True}}
+    entity = {
+        "FirstName": "Contract",
+        "LastName": "Test",
+        "RecordType": 1,
+        "EmailAddresses_Personal": {"Value": email, "IsPrimary": True},
+    }
     created = crelate_api.http.post("/contacts", json={"entity": entity})
     assert created.status_code == 201
     cid = created.json()["Data"]
@@ -99,32 +115,53 @@ def test_bulk_create_returns_ids_in_input_order(crelate_api: Target) -> None:
 def test_job_pipeline_and_history(crelate_api: Target) -> None:
     crelate_api.require_writes()
     job = crelate_api.http.get("/jobs", params={"limit": 1}).json()["Data"][0]["Id"]
-    cid = crelate_api.http.post("/contacts", json={"entity": {
-        "FirstName": "Pipe", "LastName": "Line"}}).json()["Data"]
+    cid = crelate_api.http.post(
+        "/contacts", json={"entity": {"FirstName": "Pipe", "LastName": "Line"}}
+    ).json()["Data"]
     r = crelate_api.http.post(f"/jobs/{job}/contacts", params={"contact_ids": cid}, json={})
     assert r.status_code in (200, 201)
-    history = crelate_api.http.get(f"/jobs/{job}/contacts/history",
-                                   params={"contact_id": cid, "limit": 10}).json()["Data"]
+    history = crelate_api.http.get(
+        f"/jobs/{job}/contacts/history", params={"contact_id": cid, "limit": 10}
+    ).json()["Data"]
     assert history and {"Date", "Stage"} <= set(history[0])
 
 
 def test_activity_logged_on_contact(crelate_api: Target) -> None:
     crelate_api.require_writes()
-    cid = crelate_api.http.post("/contacts", json={"entity": {
-        "FirstName": "Act", "LastName": "Ivity"}}).json()["Data"]
+    cid = crelate_api.http.post(
+        "/contacts", json={"entity": {"FirstName": "Act", "LastName": "Ivity"}}
+    ).json()["Data"]
     verb = crelate_api.http.get("/activitytypes").json()["Data"][0]["Id"]
-    r = crelate_api.http.post("/activities", json={"entity": {
-        "ParentId": {"Id": cid, "EntityName": "Contacts"}, "VerbId": {"Id": verb},
-        "Subject": "Email sent: hello", "Display": "hello", "HTML": "<p>hello</p>",
-        "When": "2026-01-15T18:17:44Z", "Completed": True, "IsEngagement": True}})
+    r = crelate_api.http.post(
+        "/activities",
+        json={
+            "entity": {
+                "ParentId": {"Id": cid, "EntityName": "Contacts"},
+                "VerbId": {"Id": verb},
+                "Subject": "Email sent: hello",
+                "Display": "hello",
+                "HTML": "<p>hello</p>",
+                "When": "2026-01-15T18:17:44Z",
+                "Completed": True,
+                "IsEngagement": True,
+            }
+        },
+    )
     assert r.status_code in (200, 201) and GUID.match(r.json()["Data"])
 
 
 def test_non_e164_phone_is_refused(crelate_api: Target) -> None:
     crelate_api.require_writes()
-    r = crelate_api.http.post("/contacts", json={"entity": {
-        "FirstName": "Bad", "LastName": "Phone",
-        "PhoneNumbers_Mobile": {"Value": "555-0100", "IsPrimary": True}}})
+    r = crelate_api.http.post(
+        "/contacts",
+        json={
+            "entity": {
+                "FirstName": "Bad",
+                "LastName": "Phone",
+                "PhoneNumbers_Mobile": {"Value": "555-0100", "IsPrimary": True},
+            }
+        },
+    )
     assert 400 <= r.status_code < 600 and r.json()["Errors"]
 
 

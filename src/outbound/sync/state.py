@@ -165,26 +165,23 @@ def load_event(db: Database, event_id: int) -> dict[str, Any] | None:
 
 
 def record_calls(
-    db: Database, contact_id: int | None, job_id: int, calls: list[dict[str, Any]]
+    session: Session, contact_id: int | None, job_id: int, calls: list[dict[str, Any]]
 ) -> None:
-    if contact_id is None or not calls:
-        return
-    with db.session() as session:
+    if contact_id is not None and calls:
         session.add_all(SyncCall(contact_id=contact_id, job_id=job_id, **c) for c in calls)
 
 
 def set_connection_health(
-    db: Database, connection_id: int, *, ok: bool | None = None, auth_failed: str | None = None
+    session: Session, connection_id: int, *, ok: bool | None = None, auth_failed: str | None = None
 ) -> None:
     """One flag per connection, not one per contact: set on failure, cleared on success."""
-    with db.session() as session:
-        conn = session.get(AtsConnection, connection_id)
-        if conn is None:
-            return
-        if auth_failed is not None:
-            conn.status = "reconnect_needed"
-            conn.status_reason = auth_failed
-        elif ok is True and conn.failing_since is not None:
-            conn.failing_since = None
-        elif ok is False and conn.failing_since is None:
-            conn.failing_since = utcnow()
+    conn = session.get(AtsConnection, connection_id)
+    if conn is None:
+        return
+    if auth_failed is not None:
+        conn.status = "reconnect_needed"
+        conn.status_reason = auth_failed
+    elif ok is True and conn.failing_since is not None:
+        conn.failing_since = None
+    elif ok is False and conn.failing_since is None:
+        conn.failing_since = utcnow()

@@ -12,10 +12,13 @@ import os
 import random
 import socket
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from outbound.connectors.base import (
     AtsError,
@@ -88,6 +91,7 @@ class Worker:
         self._runtimes: dict[int, ConnectionRuntime] = {}
         self._inflight: dict[int, asyncio.Task[None]] = {}
         self._stop = asyncio.Event()
+        self._healthy: dict[int, bool] = {}
 
     def stop(self) -> None:
         self._stop.set()
@@ -133,6 +137,10 @@ class Worker:
         calls: list[dict[str, Any]] = []
         _calls.set(calls)
         run = JobRun(self.db, job, runtime.connector)
+        # What to write when the job ends; all of it commits in one transaction (settle).
+        outcome: Callable[[Session], Any]
+        healthy: bool | None = None
+        failure: tuple[str, str] | None = None
         try:
             if job.kind == "import_list":
                 await import_list(run)
@@ -140,47 +148,73 @@ class Worker:
                 await HANDLERS[job.kind](run)
         except RateLimited as exc:
             runtime.limiter.pause(exc.retry_after)
-            await self._db(
+            outcome = partial(
                 claims.retry_later,
-                job.id,
-                self.worker_id,
-                exc.retry_after,
-                exc.message,
+                job_id=job.id,
+                worker_id=self.worker_id,
+                delay_seconds=exc.retry_after,
+                error=exc.message,
                 count_attempt=False,
             )
         except AuthError as exc:
             title = PROVIDER_TITLES.get(runtime.connector.provider, "the ATS")
             reason = f"{title} rejected the saved credentials ({exc.status_code}); reconnect"
-            await asyncio.to_thread(
-                st.set_connection_health, self.db, job.connection_id, auth_failed=reason
-            )
             # Parked, not failed: the claim skips paused connections until a reconnect.
-            await self._db(
-                claims.retry_later, job.id, self.worker_id, 0, reason, count_attempt=False
-            )
+            outcome = partial(self._park, job=job, reason=reason)
         except PermanentError as exc:
-            await self._fail(job, exc.message, "sync_error")
+            outcome = partial(
+                claims.fail, job_id=job.id, worker_id=self.worker_id, error=exc.message
+            )
+            failure = (exc.message, "sync_error")
         except AtsError as exc:  # transient: 5xx, timeouts, dropped connections
-            await asyncio.to_thread(st.set_connection_health, self.db, job.connection_id, ok=False)
+            healthy = False
             if job.attempts >= self.settings.max_attempts:
-                await self._fail(job, exc.message, "ats_unreachable")
+                outcome = partial(
+                    claims.fail, job_id=job.id, worker_id=self.worker_id, error=exc.message
+                )
+                failure = (exc.message, "ats_unreachable")
             else:
                 delay = backoff_seconds(job.attempts, self.backoff_base, self.backoff_cap)
-                await self._db(claims.retry_later, job.id, self.worker_id, delay, exc.message)
+                outcome = partial(
+                    claims.retry_later,
+                    job_id=job.id,
+                    worker_id=self.worker_id,
+                    delay_seconds=delay,
+                    error=exc.message,
+                )
         except Exception as exc:  # a bug: keep the worker alive, show it on the contact
             log.exception("job %s (%s) crashed", job.id, job.kind)
-            await self._fail(job, f"internal error: {type(exc).__name__}", "sync_error")
+            message = f"internal error: {type(exc).__name__}"
+            outcome = partial(claims.fail, job_id=job.id, worker_id=self.worker_id, error=message)
+            failure = (message, "sync_error")
         else:
-            await self._db(claims.finish, job.id, self.worker_id)
-            await asyncio.to_thread(st.set_connection_health, self.db, job.connection_id, ok=True)
-        finally:
-            await asyncio.to_thread(
-                st.record_calls,
-                self.db,
-                job.contact_id,
-                job.id,
-                [{**c, "attempt": job.attempts} for c in calls],
-            )
+            outcome = partial(claims.finish, job_id=job.id, worker_id=self.worker_id)
+            healthy = True
+        await self._db(self._settle, job, outcome, calls, healthy)
+        if failure is not None:
+            await self._show_failure(job, *failure)
+
+    def _settle(
+        self,
+        session: Session,
+        job: claims.ClaimedJob,
+        outcome: Callable[[Session], Any],
+        calls: list[dict[str, Any]],
+        healthy: bool | None,
+    ) -> None:
+        outcome(session)
+        st.record_calls(
+            session, job.contact_id, job.id, [{**c, "attempt": job.attempts} for c in calls]
+        )
+        # The connection's health flag is written when it changes, not once per job.
+        if healthy is not None and self._healthy.get(job.connection_id) is not healthy:
+            st.set_connection_health(session, job.connection_id, ok=healthy)
+            self._healthy[job.connection_id] = healthy
+
+    def _park(self, session: Session, job: claims.ClaimedJob, reason: str) -> None:
+        st.set_connection_health(session, job.connection_id, auth_failed=reason)
+        self._healthy.pop(job.connection_id, None)
+        claims.retry_later(session, job.id, self.worker_id, 0, reason, count_attempt=False)
 
     async def _db(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
         def unit() -> Any:
@@ -189,11 +223,10 @@ class Worker:
 
         return await asyncio.to_thread(unit)
 
-    async def _fail(self, job: claims.ClaimedJob, message: str, code: str) -> None:
+    async def _show_failure(self, job: claims.ClaimedJob, message: str, code: str) -> None:
         log.warning(
             "job %s (%s) for contact %s failed: %s", job.id, job.kind, job.contact_id, message
         )
-        await self._db(claims.fail, job.id, self.worker_id, message)
         if job.kind == "import_list":
             await mark_failed(self.db, job.payload["import_id"], message)
             return
