@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Query
 from sqlalchemy import select
 
-from outbound.api.deps import CallerDep, SessionDep
+from outbound.api.deps import BoxDep, CallerDep, DbDep, SessionDep, SettingsDep
+from outbound.api.routes_integration import call_ats
 from outbound.api.schemas import (
     BatchProgress,
     ContactOut,
@@ -23,7 +26,11 @@ from outbound.api.schemas import (
 )
 from outbound.service import enrollments, imports
 from outbound.service.contacts import get_contact
-from outbound.store.models import Contact, Enrollment, SyncCall
+from outbound.service.errors import Invalid
+from outbound.service.sequences import get_sequence
+from outbound.store.models import AtsConnection, Contact, Enrollment, SyncCall
+from outbound.sync import handlers
+from outbound.sync.state import load_state
 
 router = APIRouter(tags=["enrollments"])
 
@@ -122,10 +129,37 @@ def timeline(enrollment_id: int, session: SessionDep, caller: CallerDep) -> obje
     )
 
 
+@router.get("/enrollments/{enrollment_id}/dry-run")
+def dry_run(
+    enrollment_id: int, db: DbDep, caller: CallerDep, box: BoxDep, settings: SettingsDep
+) -> dict[str, Any]:
+    """What a sync of this contact would write to the ATS, without writing anything."""
+    with db.session() as session:
+        e = enrollments.get_enrollment(session, caller, enrollment_id)
+        snapshot = e.sync_snapshot or enrollments.current_snapshot(
+            session, get_sequence(session, caller, e.sequence_id)
+        )
+        if snapshot is None:
+            raise Invalid("connect an ATS first", "connection")
+        conn = session.get(AtsConnection, snapshot["connection_id"])
+        assert conn is not None
+        provider, creds = conn.provider, box.open(conn.credentials_encrypted)
+        contact_id = e.contact_id
+    cs = load_state(db, snapshot["connection_id"], contact_id, None)
+    assert cs is not None
+    cs.snapshot = snapshot
+    return call_ats(provider, creds, settings, lambda c: handlers.dry_run(c, cs))
+
+
 @router.post("/sequences/{sequence_id}/resync", response_model=ResyncOut, status_code=202)
 def resync(sequence_id: int, body: ResyncIn, session: SessionDep, caller: CallerDep) -> object:
     batch_id, queued, skipped = enrollments.resync(
-        session, caller, sequence_id, body.enrollment_ids
+        session,
+        caller,
+        sequence_id,
+        body.enrollment_ids,
+        backfill_activity=body.backfill_activity,
+        apply_current_settings=body.apply_current_settings,
     )
     return ResyncOut(batch_id=batch_id, queued=queued, skipped_already_synced=skipped)
 

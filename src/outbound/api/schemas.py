@@ -185,6 +185,8 @@ class EventOut(BaseModel):
 
 class ResyncIn(Strict):
     enrollment_ids: list[int] | None = Field(default=None, max_length=10_000)
+    backfill_activity: bool = False  # opt-in: also log emails from before the connection
+    apply_current_settings: bool = False  # opt-in: update synced contacts' existing records
 
 
 class ResyncOut(BaseModel):

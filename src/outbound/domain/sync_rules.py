@@ -35,6 +35,7 @@ class SettingsView:
     dedup_enabled: bool
     activity_tracking: bool
     field_mapping: list[dict[str, Any]] = field(default_factory=list)
+    do_not_contact_tag: str | None = None
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,7 @@ def snapshot_sync_settings(
         "dedup_enabled": settings.dedup_enabled,
         "activity_tracking": settings.activity_tracking,
         "field_mapping": list(settings.field_mapping),
+        "do_not_contact_tag": settings.do_not_contact_tag,
     }
 
 
@@ -118,6 +120,29 @@ def stage_for_event(kind: str, sentiment: str | None, first_send: bool) -> str |
         return STAGE_REPLIED
     if kind == "sentiment":
         return STAGE_INTERESTED if sentiment == "interested" else STAGE_NOT_INTERESTED
+    return None
+
+
+def checks_ats_on_add(snapshot: dict[str, Any]) -> bool:
+    """Look the person up when added: to warn of duplicates, or to read back do-not-contact
+    (Clockwork always has the flag; Crelate only when a tag is chosen in settings)."""
+    return bool(
+        snapshot["dedup_enabled"]
+        or snapshot["provider"] == "clockwork"
+        or snapshot.get("do_not_contact_tag")
+    )
+
+
+def off_limits_reason(
+    provider: str, flagged: bool, tag_titles: list[str], snapshot: dict[str, Any]
+) -> str | None:
+    """Why the ATS says this person must not be emailed, or None (read-back, beyond the guides)."""
+    title = PROVIDER_TITLES[provider]
+    if flagged:
+        return f"Marked do-not-contact in {title}: Outbound will not email this person."
+    tag = snapshot.get("do_not_contact_tag")
+    if tag and tag.lower() in (t.lower() for t in tag_titles):
+        return f'Tagged "{tag}" in {title}: Outbound will not email this person.'
     return None
 
 

@@ -12,9 +12,11 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
 from outbound.domain.sync_rules import (
+    ACTIVITY_KINDS,
     ConnectionView,
     SequenceView,
     SettingsView,
+    checks_ats_on_add,
     logs_activity,
     snapshot_sync_settings,
     stage_for_event,
@@ -63,6 +65,7 @@ def settings_view(s: IntegrationSettings) -> SettingsView:
         dedup_enabled=s.dedup_enabled,
         activity_tracking=s.activity_tracking,
         field_mapping=list(s.field_mapping or []),
+        do_not_contact_tag=s.do_not_contact_tag,
     )
 
 
@@ -193,7 +196,7 @@ def jobs_on_add(
 ) -> list[dict[str, Any]]:
     conn_id = snapshot["connection_id"]
     jobs = []
-    if snapshot["dedup_enabled"]:
+    if checks_ats_on_add(snapshot):
         # "Prior to being added": checked first, before our own sync could create the record.
         jobs.append(
             job_row(
@@ -295,9 +298,9 @@ def record_event(
     )
     session.add(event)
     session.flush()
-    if kind == "replied":
+    if kind == "replied" and enrollment.state != "do_not_contact":
         enrollment.state = "replied"
-    elif kind == "bounced":
+    elif kind == "bounced" and enrollment.state != "do_not_contact":
         enrollment.state = "bounced"
     elif kind == "sentiment":
         enrollment.sentiment = sentiment
@@ -376,11 +379,16 @@ def resync(
     caller: Caller,
     sequence_id: int,
     enrollment_ids: list[int] | None,
+    *,
+    backfill_activity: bool = False,
+    apply_current_settings: bool = False,
 ) -> tuple[str, int, int]:
-    """Backfill contacts that never synced (added before the connection existed).
+    """Backfill contacts that never synced (added before the connection existed, or failed).
 
-    Returns (batch id, queued, skipped). Contacts already synced are not touched (guides).
-    The current settings become their snapshot, since they never had one that applied.
+    Returns (batch id, queued, skipped). By default contacts already synced are not touched
+    (guides). Opt-in, beyond the guides: ``apply_current_settings`` re-syncs synced contacts
+    too, updating their existing ATS record under today's settings and mapping (never a second
+    record); ``backfill_activity`` also logs their emails from before the connection existed.
     """
     seq = get_sequence(session, caller, sequence_id)
     snapshot = current_snapshot(session, seq)
@@ -397,8 +405,10 @@ def resync(
     now = utcnow()
     queued = skipped = 0
     rows: list[dict[str, Any]] = []
+    conn_id = snapshot["connection_id"]
     for enrollment in session.scalars(q):
-        if enrollment.sync_state in ("synced", "pending"):
+        already = enrollment.sync_state in ("synced", "pending")
+        if enrollment.sync_state == "pending" or (already and not apply_current_settings):
             skipped += 1
             continue
         snap = dict(snapshot)
@@ -407,19 +417,42 @@ def resync(
         snap["sync_enabled"] = True
         enrollment.sync_snapshot = snap
         enrollment.sync_state = "pending"
-        enrollment.error_code = None
-        enrollment.error_message = None
+        if enrollment.error_code not in ("exists_in_ats", "do_not_contact"):
+            enrollment.error_code = None
+            enrollment.error_message = None
         rows.append(
             job_row(
                 caller.team_id,
-                snap["connection_id"],
+                conn_id,
                 enrollment.contact_id,
                 enrollment.id,
                 "sync_contact",
+                {"refresh": already},
                 batch_id=batch_id,
                 now=now,
             )
         )
+        if backfill_activity:
+            for event in session.scalars(
+                select(ActivityEvent)
+                .where(
+                    ActivityEvent.enrollment_id == enrollment.id,
+                    ActivityEvent.kind.in_(ACTIVITY_KINDS),
+                )
+                .order_by(ActivityEvent.id)
+            ):
+                rows.append(
+                    job_row(
+                        caller.team_id,
+                        conn_id,
+                        enrollment.contact_id,
+                        enrollment.id,
+                        "log_activity",
+                        {"event_id": event.id},
+                        batch_id=batch_id,
+                        now=now,
+                    )
+                )
         queued += 1
     enqueue(session, rows)
     return batch_id, queued, skipped

@@ -12,9 +12,15 @@ import asyncio
 from dataclasses import dataclass
 from typing import Any
 
-from outbound.connectors.base import ActivityInput, Connector, PermanentError, PersonInput
+from outbound.connectors.base import (
+    ActivityInput,
+    AtsPerson,
+    Connector,
+    PermanentError,
+    PersonInput,
+)
 from outbound.domain.field_mapping import mapped_values, values_to_write
-from outbound.domain.sync_rules import exists_error
+from outbound.domain.sync_rules import exists_error, off_limits_reason
 from outbound.domain.vocabulary import PROVIDER_TITLES
 from outbound.store.db import Database
 from outbound.store.models import utcnow
@@ -71,6 +77,7 @@ async def ensure_record(run: JobRun, cs: st.ContactState) -> str:
             await conn.complete_person(found.id, person, fresh=False)
             await save(state="linked")
         else:
+            await mark_if_off_limits(run, cs, found)
             await update_existing(run, found.id, found.fields, cs.snapshot, cs.contact)
         return found.id
 
@@ -129,6 +136,10 @@ async def sync_contact(run: JobRun) -> None:
         return
     had_record = cs.link is not None and cs.link.remote_id is not None
     remote_id = await ensure_record(run, cs)
+    if had_record and job.payload.get("refresh"):
+        # An explicit re-sync after a settings or mapping change: update, never re-create.
+        existing = await run.connector.get_person(remote_id)
+        await update_existing(run, remote_id, existing.fields, cs.snapshot, cs.contact)
     job_id = cs.snapshot.get("job_id")
     if job_id:
         cs = await run.db_call(st.load_state, job.connection_id, job.contact_id, job.enrollment_id)
@@ -147,7 +158,11 @@ async def check_duplicate(run: JobRun) -> None:
     if cs is None:
         return
     found = await run.connector.find_person_by_email(cs.contact["email"])
-    if found is None:
+    if found is None or cs.snapshot is None:
+        return
+    if await mark_if_off_limits(run, cs, found):
+        return
+    if not cs.snapshot["dedup_enabled"]:
         return
     if cs.link is not None and cs.link.created_by_us and cs.link.remote_id in (None, found.id):
         return  # a record Outbound itself created is never "Exists in …"
@@ -157,6 +172,30 @@ async def check_duplicate(run: JobRun) -> None:
         error_code="exists_in_ats",
         error_message=exists_error(cs.provider),
     )
+
+
+def tag_titles(fields: dict[str, Any]) -> list[str]:
+    tags = fields.get("Tags") or fields.get("tags") or {}
+    groups = tags.values() if isinstance(tags, dict) else [tags]
+    return [str(t.get("Title") or t.get("name") or "") for g in groups for t in g or []]
+
+
+async def mark_if_off_limits(run: JobRun, cs: st.ContactState, found: AtsPerson) -> bool:
+    """Read-back: a person the ATS marks do-not-contact is never emailed; the contact says why."""
+    assert cs.snapshot is not None
+    reason = off_limits_reason(
+        cs.provider, found.do_not_contact, tag_titles(found.fields), cs.snapshot
+    )
+    if reason is None:
+        return False
+    await run.db_call(
+        st.mark_enrollment,
+        run.job.enrollment_id,
+        state="do_not_contact",
+        error_code="do_not_contact",
+        error_message=reason,
+    )
+    return True
 
 
 async def _linked_record(run: JobRun) -> tuple[st.ContactState, str] | None:
@@ -231,3 +270,37 @@ HANDLERS = {
     "log_activity": log_activity,
     "set_stage": set_stage,
 }
+
+
+async def dry_run(connector: Connector, cs: st.ContactState) -> dict[str, Any]:
+    """What syncing this contact would write, without writing (read-only ATS calls only)."""
+    assert cs.snapshot is not None
+    person = person_input(cs.contact, cs.snapshot, cs.provider)
+    plan: dict[str, Any] = {"job_id": cs.snapshot.get("job_id"), "writes": {}}
+    remote_id = cs.link.remote_id if cs.link else None
+    found = None if remote_id else await connector.find_person_by_email(cs.contact["email"])
+    if remote_id:
+        plan["action"] = "already linked"
+        plan["remote_id"] = remote_id
+    elif found is not None:
+        plan["action"] = "link existing record"
+        plan["remote_id"] = found.id
+        values = mapped_values(cs.contact, cs.snapshot.get("field_mapping") or [])
+        changes = values_to_write(values, found.fields, is_new_record=False)
+        if changes:
+            plan["writes"]["update"] = changes
+        reason = off_limits_reason(
+            cs.provider, found.do_not_contact, tag_titles(found.fields), cs.snapshot
+        )
+        if reason:
+            plan["warning"] = reason
+    else:
+        plan["action"] = "create record"
+        try:
+            plan["writes"] = connector.preview_create(person)
+        except PermanentError as exc:
+            plan["action"] = "would fail"
+            plan["error"] = exc.message
+    if plan["job_id"] and not (cs.link and plan["job_id"] in cs.link.attached_jobs):
+        plan["writes"]["attach to job/project"] = plan["job_id"]
+    return plan

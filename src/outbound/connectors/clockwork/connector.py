@@ -118,8 +118,9 @@ class ClockworkConnector(HttpConnector):
                 return self._person({**item, "emailAddresses": addresses})
         return None
 
-    async def create_person(self, person: PersonInput) -> str:
-        body = {
+    @staticmethod
+    def person_body(person: PersonInput) -> dict[str, Any]:
+        return {
             "person": {
                 "name": " ".join(p for p in (person.first_name, person.last_name) if p)
                 or person.email,
@@ -128,6 +129,30 @@ class ClockworkConnector(HttpConnector):
                 **person.extra_fields,
             }
         }
+
+    def preview_create(self, person: PersonInput) -> dict[str, Any]:
+        preview: dict[str, Any] = {
+            "POST /people": self.person_body(person),
+            "POST /people/{id}/email_addresses": {
+                "email": {"address": person.email, "location": "work"}
+            },
+        }
+        if person.phone:
+            preview["POST /people/{id}/phone_numbers"] = {
+                "phone_number": {"digits": person.phone, "location": "work"}
+            }
+        if person.linkedin_url:
+            preview["POST /people/{id}/linkedin_urls"] = {
+                "linkedin_url": {"url": person.linkedin_url}
+            }
+        if person.title or person.company:
+            preview["POST /people/{id}/positions"] = {
+                "position": {"title": person.title, "companyName": person.company}
+            }
+        return preview
+
+    async def create_person(self, person: PersonInput) -> str:
+        body = self.person_body(person)
         response = (await self.request("POST", "/people", json=body)).json()
         return str(response.get("id") or (response.get("person") or {}).get("id"))
 

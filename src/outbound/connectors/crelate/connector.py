@@ -151,6 +151,9 @@ class CrelateConnector(HttpConnector):
             for k, v in fields.items()
         }
 
+    def preview_create(self, person: PersonInput) -> dict[str, Any]:
+        return {"POST /contacts": {"entity": self.person_entity(person)}}
+
     async def create_person(self, person: PersonInput) -> str:
         data = await self._data("POST", "/contacts", json={"entity": self.person_entity(person)})
         return str(data)

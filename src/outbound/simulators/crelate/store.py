@@ -170,6 +170,17 @@ def _seed_common(store: CrelateStore, stage_names: list[str]) -> None:
             },
             owner,
         )
+    ivy = store.add_contact(
+        {
+            "FirstName": "Ivy",
+            "LastName": "Offlimits",
+            "EmailAddresses_Personal": {"Value": "ivy.offlimits@example.com", "IsPrimary": True},
+        },
+        owner,
+    )
+    store.contacts[ivy]["Tags"] = {
+        "00000000-0000-0000-0000-000000000000": [{"Id": new_id(), "Title": "Do Not Contact"}]
+    }
     members = []
     for i in range(12):
         members.append(
