@@ -6,7 +6,9 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, FastAPI, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST
 
 from outbound.api import errors
 from outbound.api.routes_contacts import router as contacts_router
@@ -15,6 +17,7 @@ from outbound.api.routes_integration import router as integration_router
 from outbound.api.routes_sequences import router as sequences_router
 from outbound.api.routes_team import router as team_router
 from outbound.crypto import SecretBox
+from outbound.metrics import render
 from outbound.settings import Settings
 from outbound.store.db import Database
 
@@ -63,6 +66,21 @@ def create_app(
 
     @app.get("/healthz", tags=["ops"])
     def healthz() -> dict[str, str]:
+        """The process is up."""
         return {"status": "ok"}
+
+    @app.get("/readyz", tags=["ops"])
+    def readyz() -> JSONResponse:
+        """Ready to serve: the database answers."""
+        try:
+            with db.engine.connect() as conn:
+                conn.exec_driver_sql("SELECT 1")
+        except Exception as exc:  # any database failure means not ready
+            return JSONResponse({"status": "unavailable", "reason": type(exc).__name__}, 503)
+        return JSONResponse({"status": "ready"})
+
+    @app.get("/metrics", tags=["ops"], include_in_schema=False)
+    def metrics() -> Response:
+        return Response(render(db), media_type=CONTENT_TYPE_LATEST)
 
     return app

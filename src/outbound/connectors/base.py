@@ -18,6 +18,7 @@ from outbound.http import (
     TransportError,
     build_client,
 )
+from outbound.metrics import record_call
 
 
 @dataclass(frozen=True)
@@ -218,6 +219,9 @@ class HttpConnector:
         return response
 
     def _observe(self, request: Request, response: Response | None, outcome: str) -> None:
+        status = response.status_code if response is not None else None
+        elapsed = response.elapsed.total_seconds() if response is not None else 0.0
+        record_call(self.provider, status, elapsed)
         if self.observer is not None:
             self.observer(request, response, outcome)
 
