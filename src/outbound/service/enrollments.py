@@ -308,7 +308,17 @@ def record_event(
     snap = enrollment.sync_snapshot
     if not sync_allowed(snap) or snap is None:
         return event
-    conn_id = snap["connection_id"]
+
+    def job(kind_: str, payload: dict[str, Any] | None = None) -> dict[str, Any]:
+        return job_row(
+            enrollment.team_id,
+            snap["connection_id"],
+            enrollment.contact_id,
+            enrollment.id,
+            kind_,
+            payload,
+        )
+
     rows = []
     triggered = enrollment.sync_state != "not_synced"
     if not triggered and syncs_on_event(snap, kind, sentiment):
@@ -316,52 +326,23 @@ def record_event(
         # before it (since the connection existed), then this event.
         enrollment.sync_state = "pending"
         triggered = True
-        rows.append(
-            job_row(
-                enrollment.team_id, conn_id, enrollment.contact_id, enrollment.id, "sync_contact"
-            )
-        )
+        rows.append(job("sync_contact"))
         earlier = session.scalars(
             select(ActivityEvent)
             .where(ActivityEvent.enrollment_id == enrollment.id, ActivityEvent.id != event.id)
             .order_by(ActivityEvent.id)
         )
-        for prior in earlier:
-            if logs_activity(snap, prior.kind, prior.occurred_at):
-                rows.append(
-                    job_row(
-                        enrollment.team_id,
-                        conn_id,
-                        enrollment.contact_id,
-                        enrollment.id,
-                        "log_activity",
-                        {"event_id": prior.id},
-                    )
-                )
+        rows += [
+            job("log_activity", {"event_id": prior.id})
+            for prior in earlier
+            if logs_activity(snap, prior.kind, prior.occurred_at)
+        ]
     if triggered:
         if logs_activity(snap, kind, occurred_at):
-            rows.append(
-                job_row(
-                    enrollment.team_id,
-                    conn_id,
-                    enrollment.contact_id,
-                    enrollment.id,
-                    "log_activity",
-                    {"event_id": event.id},
-                )
-            )
+            rows.append(job("log_activity", {"event_id": event.id}))
         stage = stage_for_event(kind, sentiment, first_send)
         if stage is not None and snap.get("job_id"):
-            rows.append(
-                job_row(
-                    enrollment.team_id,
-                    conn_id,
-                    enrollment.contact_id,
-                    enrollment.id,
-                    "set_stage",
-                    {"stage": stage},
-                )
-            )
+            rows.append(job("set_stage", {"stage": stage}))
     enqueue(session, rows)
     return event
 

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from outbound.service.contacts import CONTACT_COLUMNS
 from outbound.store.db import Database
 from outbound.store.models import (
     ActivityEvent,
@@ -66,20 +67,7 @@ def load_state(
         org = snapshot["ats_org"] if snapshot else conn.ats_org
         link = _link(session, contact_id, provider, org)
         return ContactState(
-            contact={
-                c: getattr(contact, c)
-                for c in (
-                    "email",
-                    "first_name",
-                    "last_name",
-                    "title",
-                    "company",
-                    "phone",
-                    "linkedin_url",
-                    "location",
-                    "custom_variables",
-                )
-            },
+            contact={c: getattr(contact, c) for c in ("email", *CONTACT_COLUMNS)},
             enrollment_id=enrollment_id,
             snapshot=snapshot,
             link=None
