@@ -18,6 +18,8 @@ from tests.test_api_core import make_sequence
 from tests.test_sync_crelate import CRELATE_KEYS
 
 SIZE = int(os.environ.get("OUTBOUND_RELIABILITY_SIZE", "150"))
+# The simulator's per-key limit during the run (the worker runs unpaced, so 429s happen).
+RATE = float(os.environ.get("OUTBOUND_RELIABILITY_RATE", "60"))
 FAULTS = {
     "seed": 7,
     "error_rate": 0.08,
@@ -81,7 +83,7 @@ def test_exactly_once_under_faults(
     baseline = len(sim.records("contacts" if provider == "crelate" else "people"))
 
     sim.faults(**FAULTS)
-    sim.rate_limit(60)  # the worker runs unpaced here, so the ATS answers 429s too
+    sim.rate_limit(RATE)  # the worker runs unpaced here, so the ATS answers 429s too
     run_worker(db, faulty_settings(settings), timeout=600, request_timeout=1.0)
     stats = sim.stats()
     sim.faults(error_rate=0, drop_rate=0, commit_then_fail_rate=0)
