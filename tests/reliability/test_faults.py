@@ -84,7 +84,7 @@ def test_exactly_once_under_faults(
 
     sim.faults(**FAULTS)
     sim.rate_limit(RATE)  # the worker runs unpaced here, so the ATS answers 429s too
-    run_worker(db, faulty_settings(settings), timeout=600, request_timeout=1.0)
+    run_worker(db, faulty_settings(settings), timeout=max(600, SIZE * 0.5), request_timeout=1.0)
     stats = sim.stats()
     sim.faults(error_rate=0, drop_rate=0, commit_then_fail_rate=0)
     sim.rate_limit(0)
