@@ -14,10 +14,10 @@ import random
 import re
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -247,6 +247,32 @@ def save_state(path: Path, state: dict[str, Any]) -> None:
     with tmp.open("wb") as fh:
         pickle.dump(state, fh)
     tmp.replace(path)
+
+
+class InspectableStore(Protocol):
+    """What each simulator's in-memory organisation offers the admin routes."""
+
+    def records(self, kind: str) -> list[Any]: ...
+    def duplicates(self) -> dict[str, int]: ...
+
+
+def mount_admin(
+    api: Any,
+    harness: Harness,
+    store: Callable[[], InspectableStore],
+    record_kinds: Sequence[str],
+    reset: Callable[[str | None], Awaitable[None] | None],
+) -> None:
+    """Add the /_admin inspection routes to a simulator app."""
+    api.include_router(
+        admin_routes(
+            lambda: harness,
+            lambda kind: store().records(kind),
+            lambda: list(record_kinds),
+            lambda: store().duplicates(),
+            reset,
+        )
+    )
 
 
 def admin_routes(

@@ -18,8 +18,8 @@ from outbound.simulators.harness import (
     FaultConfig,
     Harness,
     RateLimitConfig,
-    admin_routes,
     load_state,
+    mount_admin,
     save_state,
 )
 
@@ -370,15 +370,7 @@ def create_clockwork_app(
         state["seed"] = seed_name or state["seed"]
         state["firm"] = seed_firm(state["seed"], firm_name)
 
-    api.include_router(
-        admin_routes(
-            lambda: harness,
-            lambda k: firm_store().records(k),
-            lambda: list(RECORD_KINDS),
-            lambda: firm_store().duplicates(),
-            reset,
-        )
-    )
+    mount_admin(api, harness, firm_store, RECORD_KINDS, reset)
 
     @api.get("/_admin/keys")
     def keys() -> dict[str, Any]:

@@ -24,8 +24,8 @@ from outbound.simulators.harness import (
     FaultConfig,
     Harness,
     RateLimitConfig,
-    admin_routes,
     load_state,
+    mount_admin,
     save_state,
 )
 
@@ -458,15 +458,7 @@ def create_crelate_app(
         state["seed"] = seed_name or state["seed"]
         state["store"] = seed_store(state["seed"])
 
-    api.include_router(
-        admin_routes(
-            lambda: harness,
-            lambda k: store().records(k),
-            lambda: list(RECORD_KINDS),
-            lambda: store().duplicates(),
-            reset,
-        )
-    )
+    mount_admin(api, harness, store, RECORD_KINDS, reset)
 
     @api.get("/_admin/keys")
     def keys() -> list[dict[str, Any]]:
