@@ -265,3 +265,57 @@ def test_openapi_is_served(team: Team) -> None:
         "/api/v1/sequences/{sequence_id}/contacts"
         in team.client.get("/openapi.json").json()["paths"]
     )
+
+
+def test_bad_input_on_every_other_write_endpoint(team: Team, db: Database) -> None:
+    seq_id = make_sequence(team)
+    r = team.call(
+        "POST",
+        f"/sequences/{seq_id}/contacts",
+        json={"contacts": [{"email": "pat@example.com", "first_name": "Pat"}]},
+    )
+    (eid,) = r.json()["enrollment_ids"]
+    cid = team.call("GET", "/contacts").json()[0]["id"]
+    rid = team.user_ids["recruiter"]
+    cases = [
+        ("PATCH", f"/sequences/{seq_id}", {"name": ""}, "name"),
+        (
+            "PATCH",
+            f"/sequences/{seq_id}",
+            {"steps": [{"subject": "", "body": "b"}]},
+            "steps[0].subject",
+        ),
+        ("PATCH", f"/contacts/{cid}", {"email": "nope"}, "email"),
+        ("PATCH", f"/contacts/{cid}", {"custom_variables": {"bad key!": "x"}}, "custom_variables"),
+        ("PATCH", f"/users/{rid}", {"role": "king"}, "role"),
+        ("POST", f"/enrollments/{eid}/sentiment", {"sentiment": "meh"}, "sentiment"),
+        ("POST", f"/enrollments/{eid}/events", {"kind": "teleported"}, "kind"),
+        (
+            "POST",
+            f"/enrollments/{eid}/events",
+            {"kind": "sent", "occurred_at": "yesterday"},
+            "occurred_at",
+        ),
+        ("POST", f"/sequences/{seq_id}/resync", {"enrollment_ids": "all"}, "enrollment_ids"),
+        ("POST", f"/sequences/{seq_id}/resync", {}, "connection"),
+        ("POST", f"/sequences/{seq_id}/imports", {"list_id": ""}, "list_id"),
+        ("POST", f"/sequences/{seq_id}/imports", {"list_id": "x"}, "connection"),
+    ]
+    for method, path, body, field in cases:
+        r = team.call(method, path, json=body)
+        assert 400 <= r.status_code < 500, (path, r.text)
+        payload = r.json()
+        named = [payload.get("field")] + [e["field"] for e in payload.get("errors", [])]
+        assert any(n and n.startswith(field) for n in named), (path, payload)
+    # Nothing already stored was harmed.
+    seq = team.call("GET", f"/sequences/{seq_id}").json()
+    assert seq["name"] == "Python engineers" and len(seq["steps"]) == 2
+    contact = team.call("GET", f"/contacts/{cid}").json()
+    assert contact["email"] == "pat@example.com" and contact["first_name"] == "Pat"
+    e = team.call("GET", f"/enrollments/{eid}").json()
+    assert e["sentiment"] is None and e["state"] == "active"
+    assert team.call("GET", "/users").json()[2]["role"] == "recruiter"
+    with db.session() as session:
+        from outbound.store.models import ActivityEvent
+
+        assert session.scalar(select(func.count(ActivityEvent.id))) == 0

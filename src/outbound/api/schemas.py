@@ -87,7 +87,26 @@ class SequenceOut(BaseModel):
     steps: list[StepOut]
 
 
-class ContactIn(Strict):
+class ContactChecks(Strict):
+    """Field checks shared by create and update, so a PATCH cannot store what a POST refuses."""
+
+    @field_validator("linkedin_url", check_fields=False)
+    @classmethod
+    def _linkedin(cls, value: str | None) -> str | None:
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError("must be a URL starting with https://")
+        return value
+
+    @field_validator("custom_variables", check_fields=False)
+    @classmethod
+    def _custom(cls, value: dict[str, str] | None) -> dict[str, str] | None:
+        for key in value or {}:
+            if not key.replace("_", "").isalnum():
+                raise ValueError(f"variable name {key!r} may hold letters, digits and _ only")
+        return value
+
+
+class ContactIn(ContactChecks):
     email: EmailStr
     first_name: str | None = Field(default=None, max_length=200)
     last_name: str | None = Field(default=None, max_length=200)
@@ -98,23 +117,8 @@ class ContactIn(Strict):
     location: str | None = Field(default=None, max_length=300)
     custom_variables: dict[str, str] = Field(default_factory=dict)
 
-    @field_validator("linkedin_url")
-    @classmethod
-    def _linkedin(cls, value: str | None) -> str | None:
-        if value and not value.startswith(("http://", "https://")):
-            raise ValueError("must be a URL starting with https://")
-        return value
 
-    @field_validator("custom_variables")
-    @classmethod
-    def _custom(cls, value: dict[str, str]) -> dict[str, str]:
-        for key in value:
-            if not key.replace("_", "").isalnum():
-                raise ValueError(f"variable name {key!r} may hold letters, digits and _ only")
-        return value
-
-
-class ContactPatch(Strict):
+class ContactPatch(ContactChecks):
     email: EmailStr | None = None
     first_name: str | None = Field(default=None, max_length=200)
     last_name: str | None = Field(default=None, max_length=200)
