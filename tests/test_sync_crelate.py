@@ -525,3 +525,37 @@ def test_failing_connection_is_flagged_once_until_it_recovers(
     run_worker(db, settings)
     assert team.call("GET", "/connection").json()["failing_since"] is None
     assert all(enrollment(team, eid)["sync_state"] == "synced" for eid in ids)
+
+
+def test_worker_survives_credentials_it_cannot_decrypt(
+    team: Team, crelate: Sim, db: Any, settings: Any, tmp_path: Any
+) -> None:
+    import asyncio
+
+    from cryptography.fernet import Fernet
+
+    from outbound.sync.worker import Worker
+
+    connect(team)
+    seq = make_sequence(team)
+    (eid,) = add(team, seq, person(1))
+    from outbound.settings import Settings
+
+    # A fresh Settings: model_copy would carry over the cached (right) key.
+    wrong_key = Settings(**{**settings.model_dump(), "secret_key": Fernet.generate_key().decode()})
+
+    async def run_briefly() -> None:
+        worker = Worker(db, wrong_key)
+        worker.error_pause = 0.05
+        task = asyncio.create_task(worker.run(poll_interval=0.05))
+        await asyncio.sleep(0.5)
+        assert not task.done()  # still running despite the errors
+        worker.stop()
+        await task
+
+    asyncio.run(run_briefly())
+    assert enrollment(team, eid)["sync_state"] == "pending"  # nothing lost, nothing half-done
+    from tests.conftest import run_worker
+
+    run_worker(db, settings)  # with the right key the same work completes
+    assert enrollment(team, eid)["sync_state"] == "synced"

@@ -92,6 +92,7 @@ class Worker:
         self._inflight: dict[int, asyncio.Task[None]] = {}
         self._stop = asyncio.Event()
         self._healthy: dict[int, bool] = {}
+        self.error_pause = 2.0
 
     def stop(self) -> None:
         self._stop.set()
@@ -268,7 +269,14 @@ class Worker:
         last_beat = time.monotonic()
         try:
             while not self._stop.is_set():
-                started = await self.tick()
+                try:
+                    started = await self.tick()
+                except Exception:
+                    # A database outage or undecryptable credentials must not end the worker:
+                    # say so, wait, try again (claimed jobs' leases expire and are retaken).
+                    log.exception("worker loop error; retrying in %.0fs", self.error_pause)
+                    await asyncio.sleep(self.error_pause)
+                    continue
                 if time.monotonic() - last_beat > self.settings.lease_seconds / 3:
                     await asyncio.to_thread(
                         claims.heartbeat,
