@@ -288,46 +288,46 @@ def admin_routes(
     router = APIRouter(prefix="/_admin", tags=["admin"])
 
     @router.get("/stats")
-    def stats() -> dict[str, Any]:
+    async def stats() -> dict[str, Any]:
         return harness_getter().stats.as_dict()
 
     @router.post("/stats/reset")
-    def stats_reset() -> dict[str, str]:
+    async def stats_reset() -> dict[str, str]:
         harness_getter().reset_stats()
         return {"status": "ok"}
 
     @router.get("/records")
-    def record_kinds() -> list[str]:
+    async def record_kinds() -> list[str]:
         return kinds()
 
     @router.get("/records/{kind}")
-    def list_records(kind: str) -> list[Any]:
+    async def list_records(kind: str) -> list[Any]:
         if kind not in kinds():
             raise HTTPException(404, f"unknown record kind {kind!r}; one of {kinds()}")
         return records(kind)
 
     @router.get("/duplicates")
-    def dupes() -> dict[str, Any]:
+    async def dupes() -> dict[str, Any]:
         by_email = duplicates()
         return {"duplicate_emails": len(by_email), "by_email": by_email}
 
     @router.get("/faults")
-    def get_faults() -> dict[str, Any]:
+    async def get_faults() -> dict[str, Any]:
         return asdict(harness_getter().faults)
 
     @router.put("/faults")
-    def put_faults(changes: dict[str, Any] = Body(...)) -> dict[str, Any]:
+    async def put_faults(changes: dict[str, Any] = Body(...)) -> dict[str, Any]:
         try:
             return asdict(harness_getter().configure_faults(**changes))
         except TypeError as exc:
             raise HTTPException(422, str(exc)) from exc
 
     @router.get("/rate-limit")
-    def get_rate_limit() -> dict[str, Any]:
+    async def get_rate_limit() -> dict[str, Any]:
         return asdict(harness_getter().rate_limit)
 
     @router.put("/rate-limit")
-    def put_rate_limit(changes: dict[str, Any] = Body(...)) -> dict[str, Any]:
+    async def put_rate_limit(changes: dict[str, Any] = Body(...)) -> dict[str, Any]:
         try:
             return asdict(harness_getter().configure_rate_limit(**changes))
         except TypeError as exc:

@@ -123,7 +123,7 @@ def create_clockwork_app(
 
     # -- people -------------------------------------------------------------------------
     @api.get(PREFIX + "/{firm}/people")
-    def list_people(firm: str, request: Request) -> dict[str, Any]:
+    async def list_people(firm: str, request: Request) -> dict[str, Any]:
         f, _ = auth(firm, request)
         return {"people": paged(request, list(f.people.values()))}
 
@@ -137,7 +137,7 @@ def create_clockwork_app(
         return {"id": person["id"], "person": person}
 
     @api.get(PREFIX + "/{firm}/people_search")
-    def people_search(firm: str, request: Request) -> dict[str, Any]:
+    async def people_search(firm: str, request: Request) -> dict[str, Any]:
         f, _ = auth(firm, request)
         q = request.query_params.get("q", "").strip().lower()
         if not q:
@@ -151,7 +151,7 @@ def create_clockwork_app(
         return {"peopleSearch": paged(request, hits)}
 
     @api.get(PREFIX + "/{firm}/people/{pid}")
-    def get_person(firm: str, pid: str, request: Request) -> dict[str, Any]:
+    async def get_person(firm: str, pid: str, request: Request) -> dict[str, Any]:
         f, _ = auth(firm, request)
         return {"person": person_or_404(f, pid)}
 
@@ -200,7 +200,7 @@ def create_clockwork_app(
     sub_resource("tags", "person_tag", "personTag", "tags", ("tag_id",))
 
     @api.get(PREFIX + "/{firm}/people/{pid}/positions")
-    def positions(firm: str, pid: str, request: Request) -> dict[str, Any]:
+    async def positions(firm: str, pid: str, request: Request) -> dict[str, Any]:
         f, _ = auth(firm, request)
         person = person_or_404(f, pid)
         return {
@@ -211,7 +211,7 @@ def create_clockwork_app(
         }
 
     @api.get(PREFIX + "/{firm}/people/{pid}/notes")
-    def person_notes(firm: str, pid: str, request: Request) -> dict[str, Any]:
+    async def person_notes(firm: str, pid: str, request: Request) -> dict[str, Any]:
         f, _ = auth(firm, request)
         person_or_404(f, pid)
         return {"notes": paged(request, [n for n in f.notes.values() if n["personId"] == pid])}
@@ -236,7 +236,7 @@ def create_clockwork_app(
         return {"note": note}
 
     @api.get(PREFIX + "/{firm}/notes/{nid}")
-    def get_note(firm: str, nid: str, request: Request) -> dict[str, Any]:
+    async def get_note(firm: str, nid: str, request: Request) -> dict[str, Any]:
         f, _ = auth(firm, request)
         if nid not in f.notes:
             raise ClockworkError(404, f"Note '{nid}' not found")
@@ -245,19 +245,19 @@ def create_clockwork_app(
     # -- lookups, projects, candidacies ------------------------------------------------
     for key in ("tags", "companies", "regions"):
 
-        def lookup(firm: str, request: Request, key: str = key) -> dict[str, Any]:
+        async def lookup(firm: str, request: Request, key: str = key) -> dict[str, Any]:
             f, _ = auth(firm, request)
             return {key: paged(request, getattr(f, key))}
 
         api.get(PREFIX + "/{firm}/" + key, name=key)(lookup)
 
     @api.get(PREFIX + "/{firm}/statuses")
-    def statuses(firm: str, request: Request) -> dict[str, Any]:
+    async def statuses(firm: str, request: Request) -> dict[str, Any]:
         f, _ = auth(firm, request)
         return {"statuses": f.statuses}
 
     @api.get(PREFIX + "/{firm}/projects")
-    def projects(firm: str, request: Request) -> dict[str, Any]:
+    async def projects(firm: str, request: Request) -> dict[str, Any]:
         f, _ = auth(firm, request)
         return {"projects": paged(request, list(f.projects.values()))}
 
@@ -275,7 +275,7 @@ def create_clockwork_app(
         }
 
     @api.get(PREFIX + "/{firm}/projects/{project_id}/candidacies")
-    def candidacies(firm: str, project_id: str, request: Request) -> dict[str, Any]:
+    async def candidacies(firm: str, project_id: str, request: Request) -> dict[str, Any]:
         f, _ = auth(firm, request)
         project_or_404(f, project_id)
         person = request.query_params.get("person_id")
@@ -348,13 +348,13 @@ def create_clockwork_app(
         return {"id": wid}
 
     @api.delete(PREFIX + "/{firm}/webhooks/{wid}", status_code=204)
-    def delete_webhook(firm: str, wid: str, request: Request) -> None:
+    async def delete_webhook(firm: str, wid: str, request: Request) -> None:
         f, _ = auth(firm, request)
         if f.webhooks.pop(wid, None) is None:
             raise ClockworkError(404, f"Webhook '{wid}' not found")
 
     @api.api_route(PREFIX + "/{rest:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
-    def unknown(rest: str) -> None:
+    async def unknown(rest: str) -> None:
         raise ClockworkError(404, "Not found")
 
     harness = Harness(
@@ -373,7 +373,7 @@ def create_clockwork_app(
     mount_admin(api, harness, firm_store, RECORD_KINDS, reset)
 
     @api.get("/_admin/keys")
-    def keys() -> dict[str, Any]:
+    async def keys() -> dict[str, Any]:
         f = firm_store()
         return {"firm": f.name, "firm_service_key": f.service_key, "users": f.users}
 

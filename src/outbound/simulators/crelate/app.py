@@ -167,7 +167,7 @@ def create_crelate_app(
 
     # -- contacts ---------------------------------------------------------------------
     @api.get("/api3/contacts/info")
-    def contacts_info(request: Request) -> JSONResponse:
+    async def contacts_info(request: Request) -> JSONResponse:
         user(request)
         fields = [
             {"Name": f, "Label": f, "IsCustom": False}
@@ -187,7 +187,7 @@ def create_crelate_app(
         )
 
     @api.get("/api3/contacts")
-    def list_contacts(request: Request) -> JSONResponse:
+    async def list_contacts(request: Request) -> JSONResponse:
         user(request)
         items = list(store().contacts.values())
         q = request.query_params
@@ -225,7 +225,7 @@ def create_crelate_app(
         return reply(request, [store().add_contact(e, u) for e in checked], 201)
 
     @api.get("/api3/contacts/{cid}")
-    def get_contact(cid: str, request: Request) -> JSONResponse:
+    async def get_contact(cid: str, request: Request) -> JSONResponse:
         user(request)
         return reply(request, contact_or_404(cid))
 
@@ -245,7 +245,7 @@ def create_crelate_app(
 
     # -- jobs and pipelines -------------------------------------------------------------
     @api.get("/api3/jobs")
-    def list_jobs(request: Request) -> JSONResponse:
+    async def list_jobs(request: Request) -> JSONResponse:
         user(request)
         items = list(store().jobs.values())
         if request.query_params.get("name"):
@@ -253,7 +253,7 @@ def create_crelate_app(
         return page(request, items)
 
     @api.get("/api3/jobs/{jid}")
-    def get_job(jid: str, request: Request) -> JSONResponse:
+    async def get_job(jid: str, request: Request) -> JSONResponse:
         user(request)
         return reply(request, job_or_404(jid))
 
@@ -303,14 +303,14 @@ def create_crelate_app(
         return reply(request, ids)
 
     @api.get("/api3/jobs/{jid}/contacts")
-    def job_contacts_list(jid: str, request: Request) -> JSONResponse:
+    async def job_contacts_list(jid: str, request: Request) -> JSONResponse:
         user(request)
         job = job_or_404(jid)
         items = [store().contacts[c] for (j, c) in store().pipeline if j == job["Id"]]
         return page(request, items)
 
     @api.get("/api3/jobs/{jid}/contacts/history")
-    def job_history(jid: str, request: Request) -> JSONResponse:
+    async def job_history(jid: str, request: Request) -> JSONResponse:
         user(request)
         job = job_or_404(jid)
         cid = request.query_params.get("contact_id")
@@ -321,7 +321,7 @@ def create_crelate_app(
         return page(request, items)
 
     @api.get("/api3/workflowstatuses")
-    def workflow_statuses(request: Request) -> JSONResponse:
+    async def workflow_statuses(request: Request) -> JSONResponse:
         user(request)
         items = store().statuses
         wanted = request.query_params.get("workflow_type_ids")
@@ -332,7 +332,7 @@ def create_crelate_app(
 
     # -- activities, notes, lookups -------------------------------------------------------
     @api.get("/api3/activitytypes")
-    def activity_types(request: Request) -> JSONResponse:
+    async def activity_types(request: Request) -> JSONResponse:
         user(request)
         return page(request, store().activity_types)
 
@@ -365,7 +365,7 @@ def create_crelate_app(
         return reply(request, aid)
 
     @api.get("/api3/activities")
-    def list_activities(request: Request) -> JSONResponse:
+    async def list_activities(request: Request) -> JSONResponse:
         user(request)
         parents = {p.lower() for p in request.query_params.get("parent_ids", "").split(",") if p}
         items = [
@@ -392,17 +392,17 @@ def create_crelate_app(
         return reply(request, nid)
 
     @api.get("/api3/contactsources")
-    def contact_sources(request: Request) -> JSONResponse:
+    async def contact_sources(request: Request) -> JSONResponse:
         user(request)
         return page(request, store().contact_sources)
 
     @api.get("/api3/artifacttypes")
-    def artifact_types(request: Request) -> JSONResponse:
+    async def artifact_types(request: Request) -> JSONResponse:
         user(request)
         return page(request, [])
 
     @api.get("/api3/companies")
-    def companies(request: Request) -> JSONResponse:
+    async def companies(request: Request) -> JSONResponse:
         user(request)
         return page(request, [])
 
@@ -411,16 +411,16 @@ def create_crelate_app(
         return {"Id": u["Id"], "Title": u["Name"], "Name": u["Name"], "Email": u["Email"]}
 
     @api.get("/api3/users/me")
-    def me(request: Request) -> JSONResponse:
+    async def me(request: Request) -> JSONResponse:
         return reply(request, public_user(user(request)))
 
     @api.get("/api3/users")
-    def users(request: Request) -> JSONResponse:
+    async def users(request: Request) -> JSONResponse:
         user(request)
         return page(request, [public_user(u) for u in store().users])
 
     @api.get("/api3/lists")
-    def lists(request: Request) -> JSONResponse:
+    async def lists(request: Request) -> JSONResponse:
         user(request)
         return page(
             request,
@@ -431,7 +431,7 @@ def create_crelate_app(
         )
 
     @api.get("/api3/lists/{lid}/contacts")
-    def list_members(lid: str, request: Request) -> JSONResponse:
+    async def list_members(lid: str, request: Request) -> JSONResponse:
         user(request)
         entry = next((v for k, v in store().lists.items() if k.lower() == lid.lower()), None)
         if entry is None:
@@ -441,7 +441,7 @@ def create_crelate_app(
         )
 
     @api.api_route("/api3/{rest:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
-    def unknown(rest: str, request: Request) -> JSONResponse:
+    async def unknown(rest: str, request: Request) -> JSONResponse:
         user(request)
         raise CrelateError(404, f"No HTTP resource was found that matches /api3/{rest}.")
 
@@ -461,7 +461,7 @@ def create_crelate_app(
     mount_admin(api, harness, store, RECORD_KINDS, reset)
 
     @api.get("/_admin/keys")
-    def keys() -> list[dict[str, Any]]:
+    async def keys() -> list[dict[str, Any]]:
         return store().users
 
     harness.state = state  # type: ignore[attr-defined]
