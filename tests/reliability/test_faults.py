@@ -83,7 +83,9 @@ def test_exactly_once_under_faults(
     baseline = len(sim.records("contacts" if provider == "crelate" else "people"))
 
     sim.faults(**FAULTS)
-    sim.rate_limit(RATE)  # the worker runs unpaced here, so the ATS answers 429s too
+    # Burst 1: any two requests closer than 1/RATE collide, so the unpaced worker gets 429s
+    # on any machine, fast or slow.
+    sim.rate_limit(RATE, burst=1)
     run_worker(db, faulty_settings(settings), timeout=max(600, SIZE * 0.5), request_timeout=1.0)
     stats = sim.stats()
     sim.faults(error_rate=0, drop_rate=0, commit_then_fail_rate=0)
