@@ -75,6 +75,7 @@ class Sim:
             latency_ms=0,
             latency_jitter_ms=0,
             hang_seconds=15,
+            rate_limited_rate=0,
         )
         self.rate_limit(0)
 

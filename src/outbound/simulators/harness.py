@@ -42,6 +42,7 @@ class FaultConfig:
     error_rate: float = 0.0  # 5xx before the handler runs (nothing stored)
     drop_rate: float = 0.0  # connection dropped before the handler runs
     commit_then_fail_rate: float = 0.0  # write stored, client sees a 5xx or a timeout
+    rate_limited_rate: float = 0.0  # 429 + Retry-After: 1 regardless of the bucket (seeded)
     hang_seconds: float = 15.0  # how long a "timeout" commit-then-fail stalls before dropping
 
 
@@ -164,6 +165,15 @@ class Harness:
                 429,
                 self.error_body(429, "Too many requests", scope),
                 {"retry-after": str(retry_after)},
+            )
+            return
+        if f.rate_limited_rate and self.rng.random() < f.rate_limited_rate:
+            self.stats.rate_limited += 1
+            await _json(
+                send,
+                429,
+                self.error_body(429, "Too many requests (injected)", scope),
+                {"retry-after": "1"},
             )
             return
         roll = self.rng.random()

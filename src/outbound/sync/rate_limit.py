@@ -21,7 +21,10 @@ class TokenBucket:
         self.tokens = 0
 
     async def acquire(self) -> None:
-        if self.rate <= 0:  # unlimited
+        if self.rate <= 0:  # no pacing of our own, but a Retry-After still holds everyone
+            delay = self.paused_until - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
             return
         async with self._lock:
             while True:
