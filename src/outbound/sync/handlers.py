@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from outbound.connectors.base import (
@@ -37,6 +38,17 @@ class JobRun:
     async def db_call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
         return await asyncio.to_thread(fn, self.db, *args, **kwargs)
 
+    async def save_link(self, cs: st.ContactState, **changes: Any) -> None:
+        """Update this contact's link row for the ATS organisation the job writes to."""
+        await self.db_call(
+            st.save_link,
+            self.job.contact_id,
+            cs.provider,
+            cs.org,
+            self.job.connection_id,
+            **changes,
+        )
+
 
 def person_input(contact: dict[str, Any], snapshot: dict[str, Any], provider: str) -> PersonInput:
     values = mapped_values(contact, snapshot.get("field_mapping") or [])
@@ -60,9 +72,7 @@ async def ensure_record(run: JobRun, cs: st.ContactState) -> str:
     assert job.contact_id is not None and cs.snapshot is not None
     link = cs.link
     person = person_input(cs.contact, cs.snapshot, cs.provider)
-    save = lambda **kw: run.db_call(  # noqa: E731
-        st.save_link, job.contact_id, cs.provider, cs.org, job.connection_id, **kw
-    )
+    save = partial(run.save_link, cs)
     if link is not None and link.remote_id:
         if link.state == "created":  # id saved, details may be half-written
             await conn.complete_person(link.remote_id, person, fresh=False)
@@ -118,14 +128,7 @@ async def ensure_attached(
     # A record we created in this very run cannot be on the job yet; otherwise ask first.
     if known_new or not await run.connector.is_attached(remote_id, job_id):
         await run.connector.attach(remote_id, job_id)
-    await run.db_call(
-        st.save_link,
-        run.job.contact_id,
-        cs.provider,
-        cs.org,
-        run.job.connection_id,
-        add_attached_job=job_id,
-    )
+    await run.save_link(cs, add_attached_job=job_id)
 
 
 async def sync_contact(run: JobRun) -> None:
@@ -226,14 +229,7 @@ async def log_activity(run: JobRun) -> None:
                 event["kind"], event["subject"], event["body"], event["occurred_at"], marker
             ),
         )
-    await run.db_call(
-        st.save_link,
-        run.job.contact_id,
-        cs.provider,
-        cs.org,
-        run.job.connection_id,
-        add_logged_event=event["id"],
-    )
+    await run.save_link(cs, add_logged_event=event["id"])
 
 
 async def set_stage(run: JobRun) -> None:
