@@ -125,17 +125,30 @@ def serve(
 
 @app.command("worker")
 def worker_cmd(
-    until_idle: Annotated[bool, typer.Option(help="Exit when no work is left")] = False,
+    until_idle: Annotated[bool, typer.Option(help="Exit when no sync work is left")] = False,
+    mail: Annotated[bool, typer.Option(help="Also send sequence steps and read replies")] = True,
 ) -> None:
-    """Run a sync worker (several may share a PostgreSQL database)."""
+    """Run a worker: ATS sync and mail (several may share a PostgreSQL database)."""
+    from outbound.mail.worker import MailWorker
     from outbound.store.db import Database
     from outbound.sync.worker import Worker
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     settings = _settings()
-    w = Worker(Database(settings.resolved_database_url), settings)
+    db = Database(settings.resolved_database_url)
+    w = Worker(db, settings)
+
+    async def both() -> None:
+        mail_worker = MailWorker(db, settings)
+        mail_task = asyncio.create_task(mail_worker.run())
+        try:
+            await w.run()
+        finally:
+            mail_worker.stop()
+            await mail_task
+
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(w.drain(timeout=10**9) if until_idle else w.run())
+        asyncio.run(w.drain(timeout=10**9) if until_idle else both() if mail else w.run())
 
 
 @app.command()

@@ -33,6 +33,20 @@ class Settings(BaseSettings):
     crelate_base_url: str = "https://app.crelate.com/api3"
     clockwork_base_url: str = "https://api.clockworkrecruiting.com/v3.0"
     max_attempts: int = 12
+    # Mail. public_url is where tracking, click and unsubscribe links point (behind a proxy:
+    # the public https address). One sequence "day" is mail_day_seconds (the demo compresses it).
+    public_url: str | None = None
+    mail_day_seconds: float = 86_400.0
+    mail_poll_seconds: float = 60.0
+    soft_bounce_limit: int = 3
+    mail_max_attempts: int = 8
+    # A local Maildir as a mailbox's inbound side: for self-hosted delivery and the demo only,
+    # since it reads a server path.
+    allow_maildir: bool = False
+
+    @property
+    def resolved_public_url(self) -> str:
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
 
     @property
     def resolved_database_url(self) -> str:

@@ -14,12 +14,16 @@ from outbound.api import errors
 from outbound.api.routes_contacts import router as contacts_router
 from outbound.api.routes_enrollments import router as enrollments_router
 from outbound.api.routes_integration import router as integration_router
+from outbound.api.routes_mailbox import router as mailbox_router
 from outbound.api.routes_sequences import router as sequences_router
 from outbound.api.routes_team import router as team_router
+from outbound.api.routes_tracking import router as tracking_router
 from outbound.crypto import SecretBox
+from outbound.mail.worker import MailWorker
 from outbound.metrics import render
 from outbound.settings import Settings
 from outbound.store.db import Database
+from outbound.sync.worker import Worker
 
 
 def create_app(
@@ -30,16 +34,15 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        task = None
+        workers: list[Worker | MailWorker] = []
         if run_worker:
-            # The embedded default: one process serves the API and runs the sync worker.
-            from outbound.sync.worker import Worker
-
-            worker = Worker(db, settings)
-            task = asyncio.create_task(worker.run())
+            # The embedded default: one process serves the API and runs both workers.
+            workers = [Worker(db, settings), MailWorker(db, settings)]
+        tasks = [asyncio.create_task(w.run()) for w in workers]
         yield
-        if task is not None:
-            worker.stop()
+        for w in workers:
+            w.stop()
+        for task in tasks:
             await task
 
     app = FastAPI(
@@ -60,9 +63,11 @@ def create_app(
         contacts_router,
         enrollments_router,
         integration_router,
+        mailbox_router,
     ):
         api.include_router(router)
     app.include_router(api)
+    app.include_router(tracking_router)
 
     @app.get("/healthz", tags=["ops"])
     def healthz() -> dict[str, str]:

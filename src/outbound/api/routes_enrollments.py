@@ -12,6 +12,7 @@ from outbound.api.routes_integration import call_ats
 from outbound.api.schemas import (
     BatchProgress,
     ContactOut,
+    EmailOut,
     EnrollIn,
     EnrollmentOut,
     EnrollResult,
@@ -19,12 +20,14 @@ from outbound.api.schemas import (
     EventOut,
     ImportIn,
     ImportOut,
+    ResumeIn,
     ResyncIn,
     ResyncOut,
     SentimentIn,
     TimelineEntry,
 )
-from outbound.service import enrollments, imports
+from outbound.domain.contact_status import contact_status
+from outbound.service import enrollments, imports, outreach
 from outbound.service.contacts import get_contact
 from outbound.service.errors import Invalid
 from outbound.service.sequences import get_sequence
@@ -48,6 +51,11 @@ def enrollment_out(enrollment: Enrollment, contact: Contact) -> EnrollmentOut:
         ats_record_id=enrollment.ats_record_id,
         sync_snapshot=_public_snapshot(enrollment.sync_snapshot),
         added_at=enrollment.added_at,
+        status=contact_status(enrollment.state, enrollment.engagement, enrollment.error_code),
+        engagement=enrollment.engagement,
+        next_step=enrollment.next_step,
+        next_send_at=enrollment.next_send_at,
+        paused_until=enrollment.paused_until,
     )
 
 
@@ -97,6 +105,28 @@ def remove_enrollment(enrollment_id: int, session: SessionDep, caller: CallerDep
 def clear_error(enrollment_id: int, session: SessionDep, caller: CallerDep) -> object:
     e = enrollments.clear_error(session, caller, enrollment_id)
     return enrollment_out(e, get_contact(session, caller, e.contact_id))
+
+
+@router.post("/enrollments/{enrollment_id}/resume", response_model=EnrollmentOut)
+def resume(
+    enrollment_id: int,
+    body: ResumeIn,
+    session: SessionDep,
+    caller: CallerDep,
+    settings: SettingsDep,
+) -> object:
+    """Go on sending after a problem was fixed (missing variable, refused or unknown send,
+    a pause): clears the error; the next step goes out in the next sending slot."""
+    e = outreach.resume(
+        session, caller, enrollment_id, resend=body.resend, day_seconds=settings.mail_day_seconds
+    )
+    return enrollment_out(e, get_contact(session, caller, e.contact_id))
+
+
+@router.get("/enrollments/{enrollment_id}/emails", response_model=list[EmailOut])
+def emails(enrollment_id: int, session: SessionDep, caller: CallerDep) -> object:
+    """The emails of this contact's sequence: planned, sent, failed or of unknown fate."""
+    return outreach.emails_of(session, caller, enrollment_id)
 
 
 @router.post("/enrollments/{enrollment_id}/sentiment", response_model=EnrollmentOut)

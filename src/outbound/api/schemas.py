@@ -7,6 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
 
+from outbound.domain.templates import syntax_error
+
 RoleIn = Literal["owner", "manager", "recruiter"]
 SyncModeIn = Literal["off", "on_add", "on_reply", "on_interested"]
 RecordTypeIn = Literal["candidate", "client_contact", "lead_contact", "employee"]
@@ -42,9 +44,24 @@ class UserCreated(UserOut):
 
 
 class StepIn(Strict):
-    subject: str = Field(min_length=1, max_length=998)
+    # A follow-up with an empty subject replies in the first step's thread ("Re: ...").
+    subject: str = Field(default="", max_length=998)
     body: str = Field(min_length=1, max_length=100_000)
     delay_days: float = Field(default=0, ge=0, le=365)
+
+    @field_validator("subject", "body")
+    @classmethod
+    def _template(cls, value: str) -> str:
+        problem = syntax_error(value)
+        if problem:
+            raise ValueError(problem)
+        return value
+
+
+def _first_subject(steps: list[StepIn] | None) -> list[StepIn] | None:
+    if steps and not steps[0].subject:
+        raise ValueError("the first step needs a subject (steps[0].subject)")
+    return steps
 
 
 class SequenceSyncIn(Strict):
@@ -52,6 +69,7 @@ class SequenceSyncIn(Strict):
     record_type: RecordTypeIn | None = None
     job_id: str | None = Field(default=None, max_length=100)
     tracking_enabled: bool | None = None
+    unsubscribe_link: bool | None = None
 
 
 class SequenceIn(Strict):
@@ -60,11 +78,15 @@ class SequenceIn(Strict):
     sync: SequenceSyncIn = Field(default_factory=SequenceSyncIn)
     owner_id: int | None = None
 
+    _steps = field_validator("steps")(_first_subject)
+
 
 class SequencePatch(Strict):
     name: str | None = Field(default=None, min_length=1, max_length=200)
     steps: list[StepIn] | None = Field(default=None, max_length=50)
     sync: SequenceSyncIn = Field(default_factory=SequenceSyncIn)
+
+    _steps = field_validator("steps")(_first_subject)
 
 
 class StepOut(BaseModel):
@@ -84,6 +106,7 @@ class SequenceOut(BaseModel):
     record_type: str | None
     job_id: str | None
     tracking_enabled: bool
+    unsubscribe_link: bool
     steps: list[StepOut]
 
 
@@ -166,6 +189,13 @@ class EnrollmentOut(BaseModel):
     ats_record_id: str | None
     sync_snapshot: dict[str, Any] | None
     added_at: datetime
+    # What a recruiter sees: scheduled, messaged, opened, clicked, replied, bounced, paused,
+    # finished, unsubscribed, or needs_attention (error_message says why).
+    status: str
+    engagement: str | None
+    next_step: int
+    next_send_at: datetime | None
+    paused_until: datetime | None
 
 
 class SentimentIn(Strict):
@@ -177,6 +207,99 @@ class EventIn(Strict):
     subject: str | None = Field(default=None, max_length=998)
     body: str | None = Field(default=None, max_length=100_000)
     occurred_at: datetime | None = None
+
+
+class ResumeIn(Strict):
+    # Only for a send whose fate is unknown: true sends that step again, false counts it as
+    # sent (after you found it in your Sent folder) and goes on with the next step.
+    resend: bool = False
+
+
+class EmailOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    step_position: int
+    message_id: str
+    to_address: str
+    subject: str
+    status: str
+    attempts: int
+    last_error: str | None
+    in_reply_to: str | None
+    created_at: datetime
+    sent_at: datetime | None
+
+
+HHMM = r"^([01]\d|2[0-3]):[0-5]\d$"
+Security = Literal["ssl", "starttls", "none"]
+
+
+class MailboxIn(Strict):
+    email: EmailStr
+    from_name: str = Field(default="", max_length=200)
+    smtp_host: str = Field(min_length=1, max_length=300)
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_security: Security = "starttls"
+    smtp_username: str = Field(default="", max_length=320)
+    # Required on first connect; leave out to keep the saved one.
+    smtp_password: str | None = Field(default=None, max_length=500)
+    inbound_kind: Literal["imap", "maildir"] = "imap"
+    imap_host: str | None = Field(default=None, max_length=300)
+    imap_port: int = Field(default=993, ge=1, le=65535)
+    imap_security: Security = "ssl"
+    imap_username: str | None = Field(default=None, max_length=320)
+    imap_password: str | None = Field(default=None, max_length=500)
+    imap_folder: str = Field(default="INBOX", min_length=1, max_length=200)
+    sent_folder: str | None = Field(default=None, max_length=200)
+    maildir_path: str | None = Field(default=None, max_length=500)
+    time_zone: str = Field(default="UTC", max_length=60)
+    window_start: str = Field(default="09:00", pattern=HHMM)
+    window_end: str = Field(default="17:00", pattern=HHMM)
+    send_days: list[int] = Field(default_factory=lambda: [0, 1, 2, 3, 4], min_length=1)
+    daily_limit: int = Field(default=200, ge=1, le=5000)
+
+    @field_validator("send_days")
+    @classmethod
+    def _days(cls, value: list[int]) -> list[int]:
+        if any(d < 0 or d > 6 for d in value):
+            raise ValueError("days are 0 (Monday) to 6 (Sunday)")
+        return sorted(set(value))
+
+
+class MailboxOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    email: str
+    from_name: str
+    smtp_host: str
+    smtp_port: int
+    smtp_security: str
+    smtp_username: str
+    inbound_kind: str
+    imap_host: str | None
+    imap_port: int | None
+    imap_security: str | None
+    imap_username: str | None
+    imap_folder: str
+    sent_folder: str | None
+    time_zone: str
+    window_start: str
+    window_end: str
+    send_days: list[int]
+    daily_limit: int
+    status: str
+    status_reason: str | None
+    last_polled_at: datetime | None
+
+
+class SuppressionIn(Strict):
+    email: EmailStr
+
+
+class SuppressionOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    email: str
+    reason: str
+    created_at: datetime
 
 
 class EventOut(BaseModel):

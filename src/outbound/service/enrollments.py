@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
+from outbound.domain.contact_status import raise_engagement
 from outbound.domain.sync_rules import (
     ACTIVITY_KINDS,
     ConnectionView,
@@ -35,6 +36,7 @@ from outbound.store.models import (
     Contact,
     Enrollment,
     IntegrationSettings,
+    OutboundEmail,
     Sequence,
     SyncJob,
     utcnow,
@@ -156,6 +158,9 @@ def add_contacts(
             "sync_state": "pending" if sync_now else "not_synced",
             "sync_snapshot": snapshot,
             "added_at": now,
+            "next_step": 0,
+            "next_send_at": now if seq.steps else None,
+            "soft_bounces": 0,
         }
         for cid in to_enroll
     ]
@@ -269,6 +274,24 @@ def clear_error(session: Session, caller: Caller, enrollment_id: int) -> Enrollm
     return enrollment
 
 
+# Events after which no further step goes out.
+STOPPING_EVENTS = {"replied": "replied", "bounced": "bounced", "unsubscribed": "unsubscribed"}
+
+
+def stop_sending(session: Session, enrollment: Enrollment) -> int | None:
+    """No more steps: cancel planned sends (never one already handed to SMTP). Returns the
+    earliest step cancelled, so a pause can resume from it."""
+    enrollment.next_send_at = None
+    cancelled = session.scalars(
+        select(OutboundEmail).where(
+            OutboundEmail.enrollment_id == enrollment.id, OutboundEmail.status == "queued"
+        )
+    ).all()
+    for email in cancelled:
+        email.status = "cancelled"
+    return min((e.step_position for e in cancelled), default=None)
+
+
 def record_event(
     session: Session,
     enrollment: Enrollment,
@@ -278,6 +301,7 @@ def record_event(
     subject: str | None = None,
     body: str | None = None,
     occurred_at: datetime | None = None,
+    email_id: int | None = None,
 ) -> ActivityEvent:
     """Store an email event and hand it to the sync engine in the same transaction."""
     occurred_at = occurred_at or utcnow()
@@ -295,15 +319,17 @@ def record_event(
         subject=subject,
         body=body,
         occurred_at=occurred_at,
+        email_id=email_id,
     )
     session.add(event)
     session.flush()
-    if kind == "replied" and enrollment.state != "do_not_contact":
-        enrollment.state = "replied"
-    elif kind == "bounced" and enrollment.state != "do_not_contact":
-        enrollment.state = "bounced"
+    if kind in STOPPING_EVENTS:
+        stop_sending(session, enrollment)
+        if enrollment.state != "do_not_contact":
+            enrollment.state = STOPPING_EVENTS[kind]
     elif kind == "sentiment":
         enrollment.sentiment = sentiment
+    enrollment.engagement = raise_engagement(enrollment.engagement, kind)
 
     snap = enrollment.sync_snapshot
     if not sync_allowed(snap) or snap is None:

@@ -100,9 +100,10 @@ def delete_sequence(session: Session, caller: Caller, sequence_id: int) -> None:
 
 def _apply_sync(seq: Sequence, sync: dict[str, Any]) -> None:
     # Only fields the caller sent; an explicit null clears an override.
-    for key in ("sync_enabled", "record_type", "job_id", "tracking_enabled"):
+    flags = ("sync_enabled", "tracking_enabled", "unsubscribe_link")
+    for key in ("record_type", "job_id", *flags):
         if key in sync:
             value = sync[key]
-            if key in ("sync_enabled", "tracking_enabled") and value is None:
+            if key in flags and value is None:
                 continue
             setattr(seq, key, value)

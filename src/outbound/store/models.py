@@ -130,6 +130,8 @@ class Sequence(Base):
     record_type: Mapped[str | None] = mapped_column(String(30))
     job_id: Mapped[str | None] = mapped_column(String(100))
     tracking_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    # A visible "unsubscribe" footer; the List-Unsubscribe headers are always sent.
+    unsubscribe_link: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     steps: Mapped[list[SequenceStep]] = relationship(
         order_by="SequenceStep.position", cascade="all, delete-orphan", lazy="selectin"
@@ -187,6 +189,13 @@ class Enrollment(Base):
     sync_snapshot: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     ats_record_id: Mapped[str | None] = mapped_column(String(100))
     added_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Sending: the position of the next step, when it is due (null: nothing to send now).
+    next_step: Mapped[int] = mapped_column(Integer, default=0)
+    next_send_at: Mapped[datetime | None] = mapped_column(index=True)
+    paused_until: Mapped[datetime | None]
+    soft_bounces: Mapped[int] = mapped_column(Integer, default=0)
+    # The furthest the contact got with our mail: messaged | opened | clicked.
+    engagement: Mapped[str | None] = mapped_column(String(20))
 
 
 class ActivityEvent(Base):
@@ -202,6 +211,7 @@ class ActivityEvent(Base):
     subject: Mapped[str | None] = mapped_column(Text)
     body: Mapped[str | None] = mapped_column(Text)
     occurred_at: Mapped[datetime] = mapped_column(default=utcnow)
+    email_id: Mapped[int | None] = mapped_column(BigId)
 
 
 class AtsLink(Base):
@@ -291,3 +301,114 @@ class ImportRun(Base):
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[datetime | None]
+
+
+class Mailbox(Base):
+    """A user's mailbox: SMTP to send, IMAP (or a local Maildir) to read replies.
+
+    Passwords are Fernet-encrypted like ATS credentials and never serialised out.
+    """
+
+    __tablename__ = "mailboxes"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), unique=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"), index=True)
+    email: Mapped[str] = mapped_column(String(320))
+    from_name: Mapped[str] = mapped_column(String(200), default="")
+    smtp_host: Mapped[str] = mapped_column(String(300))
+    smtp_port: Mapped[int] = mapped_column(Integer)
+    smtp_security: Mapped[str] = mapped_column(String(10))  # ssl | starttls | none
+    smtp_username: Mapped[str] = mapped_column(String(320))
+    # imap | maildir (a local Maildir: self-hosted delivery and the demo)
+    inbound_kind: Mapped[str] = mapped_column(String(10), default="imap")
+    imap_host: Mapped[str | None] = mapped_column(String(300))
+    imap_port: Mapped[int | None] = mapped_column(Integer)
+    imap_security: Mapped[str | None] = mapped_column(String(10))
+    imap_username: Mapped[str | None] = mapped_column(String(320))
+    imap_folder: Mapped[str] = mapped_column(String(200), default="INBOX")
+    sent_folder: Mapped[str | None] = mapped_column(String(200))
+    maildir_path: Mapped[str | None] = mapped_column(String(500))
+    secrets_encrypted: Mapped[bytes] = mapped_column(LargeBinary)
+    time_zone: Mapped[str] = mapped_column(String(60), default="UTC")
+    window_start: Mapped[str] = mapped_column(String(5), default="09:00")
+    window_end: Mapped[str] = mapped_column(String(5), default="17:00")
+    send_days: Mapped[list[Any]] = mapped_column(default=lambda: [0, 1, 2, 3, 4])
+    daily_limit: Mapped[int] = mapped_column(Integer, default=200)
+    status: Mapped[str] = mapped_column(String(20), default="active")  # active | failing
+    status_reason: Mapped[str | None] = mapped_column(Text)
+    # IMAP position: a restart resumes after the last UID handled, per UIDVALIDITY.
+    imap_uidvalidity: Mapped[int | None] = mapped_column(BigInteger)
+    imap_last_uid: Mapped[int] = mapped_column(BigInteger, default=0)
+    last_polled_at: Mapped[datetime | None]
+    # Sends are spread: the earliest moment the next one may be planned.
+    next_slot_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class OutboundEmail(Base):
+    """One step's email to one contact: durable send work, like a sync job.
+
+    queued -> sending (committed before the SMTP call) -> sent | failed | uncertain.
+    A send found in "sending" after a crash is never simply resent (see mail/sender.py).
+    """
+
+    __tablename__ = "outbound_emails"
+    __table_args__ = (Index("ix_outbound_emails_claim", "status", "run_after"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"))
+    enrollment_id: Mapped[int] = mapped_column(
+        ForeignKey("enrollments.id", ondelete="CASCADE"), index=True
+    )
+    mailbox_id: Mapped[int] = mapped_column(ForeignKey("mailboxes.id", ondelete="CASCADE"))
+    step_position: Mapped[int] = mapped_column(Integer)
+    message_id: Mapped[str] = mapped_column(String(300), unique=True)
+    # Opaque token in tracking and unsubscribe URLs (never the row id: not guessable).
+    token: Mapped[str] = mapped_column(String(40), unique=True)
+    to_address: Mapped[str] = mapped_column(String(320))
+    subject: Mapped[str] = mapped_column(Text)
+    body_text: Mapped[str] = mapped_column(Text)
+    in_reply_to: Mapped[str | None] = mapped_column(String(300))
+    references: Mapped[str | None] = mapped_column(Text)
+    links: Mapped[list[Any]] = mapped_column(default=list)
+    tracking: Mapped[bool] = mapped_column(Boolean, default=False)
+    unsubscribe_link: Mapped[bool] = mapped_column(Boolean, default=False)
+    status: Mapped[str] = mapped_column(String(20), default="queued")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    run_after: Mapped[datetime] = mapped_column(default=utcnow)
+    lease_expires_at: Mapped[datetime | None]
+    locked_by: Mapped[str | None] = mapped_column(String(100))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None]
+
+
+class InboundMessage(Base):
+    """Every message read from a mailbox, classified once (a re-read is recognised)."""
+
+    __tablename__ = "inbound_messages"
+    __table_args__ = (UniqueConstraint("mailbox_id", "dedup_key", name="uq_inbound_dedup"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    mailbox_id: Mapped[int] = mapped_column(ForeignKey("mailboxes.id", ondelete="CASCADE"))
+    dedup_key: Mapped[str] = mapped_column(String(300))
+    uid: Mapped[int | None] = mapped_column(BigInteger)
+    from_address: Mapped[str | None] = mapped_column(String(320))
+    subject: Mapped[str | None] = mapped_column(Text)
+    # reply | auto_reply | bounce | unmatched
+    kind: Mapped[str] = mapped_column(String(20))
+    detail: Mapped[str | None] = mapped_column(Text)
+    enrollment_id: Mapped[int | None] = mapped_column(
+        ForeignKey("enrollments.id", ondelete="SET NULL")
+    )
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Suppression(Base):
+    """Addresses nobody on the team may email again: unsubscribed or hard-bounced."""
+
+    __tablename__ = "suppressions"
+    __table_args__ = (UniqueConstraint("team_id", "email", name="uq_suppressions"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"))
+    email: Mapped[str] = mapped_column(String(320))
+    reason: Mapped[str] = mapped_column(String(20))  # unsubscribed | bounced
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,0 +1,54 @@
+"""The user's mailbox (verified against its servers before it is saved) and the team's
+suppression list. Passwords have no output model at all."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from outbound.api.deps import BoxDep, CallerDep, SessionDep, SettingsDep
+from outbound.api.schemas import MailboxIn, MailboxOut, SuppressionIn, SuppressionOut
+from outbound.service import mailboxes, outreach
+
+router = APIRouter(tags=["mail"])
+
+
+@router.get("/mailbox", response_model=MailboxOut)
+def get_mailbox(session: SessionDep, caller: CallerDep) -> object:
+    return mailboxes.require_mailbox(session, caller)
+
+
+@router.put("/mailbox", response_model=MailboxOut)
+def put_mailbox(
+    body: MailboxIn, session: SessionDep, caller: CallerDep, box: BoxDep, settings: SettingsDep
+) -> object:
+    """Connect (or change) your mailbox. Outbound logs in to SMTP and IMAP first and says
+    which field is wrong when it cannot; nothing is saved unless both work."""
+    values = body.model_dump(exclude={"smtp_password", "imap_password"})
+    values["smtp_username"] = values["smtp_username"] or body.email
+    existing = mailboxes.get_mailbox(session, caller.user_id)
+    mb, secrets = mailboxes.build_mailbox(
+        existing,
+        caller,
+        values,
+        {"smtp_password": body.smtp_password, "imap_password": body.imap_password},
+        box,
+        settings,
+    )
+    mailboxes.verify(mb, secrets)
+    return mailboxes.save_mailbox(session, caller, mb, secrets, box)
+
+
+@router.delete("/mailbox", status_code=204)
+def delete_mailbox(session: SessionDep, caller: CallerDep) -> None:
+    mailboxes.delete_mailbox(session, caller)
+
+
+@router.get("/suppressions", response_model=list[SuppressionOut])
+def list_suppressions(session: SessionDep, caller: CallerDep) -> object:
+    """Addresses nobody on the team will email: unsubscribed or bounced."""
+    return outreach.list_suppressions(session, caller)
+
+
+@router.post("/suppressions", response_model=SuppressionOut, status_code=201)
+def add_suppression(body: SuppressionIn, session: SessionDep, caller: CallerDep) -> object:
+    return outreach.add_suppression(session, caller, str(body.email))
