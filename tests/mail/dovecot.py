@@ -42,7 +42,8 @@ def available() -> bool:
     return Path(DOVECOT).exists()
 
 
-def start(base: Path, users: list[str]) -> Dovecot:
+def start(base: Path) -> Dovecot:
+    """Any user name logs in with PASSWORD: each test uses a mailbox of its own."""
     base.mkdir(parents=True, exist_ok=True)
     port = free_port()
     if os.geteuid() == 0:
@@ -55,7 +56,6 @@ def start(base: Path, users: list[str]) -> Dovecot:
     mail_dir = base / "mail"
     mail_dir.mkdir(exist_ok=True)
     (base / "run").mkdir(exist_ok=True)
-    (base / "users").write_text("".join(f"{u}:{{PLAIN}}{PASSWORD}::::::\n" for u in users))
     if os.geteuid() == 0:
         os.chown(mail_dir, mail_user.pw_uid, mail_user.pw_gid)
         os.chmod(base, 0o755)
@@ -75,8 +75,8 @@ mail_location = maildir:{mail_dir}/%u
 mail_uid = {mail_user.pw_uid}
 mail_gid = {mail_user.pw_gid}
 passdb {{
-  driver = passwd-file
-  args = {base}/users
+  driver = static
+  args = password={PASSWORD}
 }}
 userdb {{
   driver = static

@@ -116,6 +116,12 @@ def plan(
                         Enrollment.error_code.not_in(BLOCKS_SENDING),
                     ),
                     Enrollment.next_send_at <= now,
+                    # A follow-up goes only once the inbox has been read since it fell due:
+                    # a reply that came in before then is seen first and stops it.
+                    or_(
+                        Enrollment.next_step == 0,
+                        Enrollment.next_send_at <= (mb.last_polled_at or datetime.min),
+                    ),
                     # The dedup check runs first, so "Exists in ..." warns before any email.
                     ~exists().where(
                         SyncJob.enrollment_id == Enrollment.id,
