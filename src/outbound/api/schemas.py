@@ -58,12 +58,6 @@ class StepIn(Strict):
         return value
 
 
-def _first_subject(steps: list[StepIn] | None) -> list[StepIn] | None:
-    if steps and not steps[0].subject:
-        raise ValueError("the first step needs a subject (steps[0].subject)")
-    return steps
-
-
 class SequenceSyncIn(Strict):
     sync_enabled: bool | None = None
     record_type: RecordTypeIn | None = None
@@ -78,15 +72,11 @@ class SequenceIn(Strict):
     sync: SequenceSyncIn = Field(default_factory=SequenceSyncIn)
     owner_id: int | None = None
 
-    _steps = field_validator("steps")(_first_subject)
-
 
 class SequencePatch(Strict):
     name: str | None = Field(default=None, min_length=1, max_length=200)
     steps: list[StepIn] | None = Field(default=None, max_length=50)
     sync: SequenceSyncIn = Field(default_factory=SequenceSyncIn)
-
-    _steps = field_validator("steps")(_first_subject)
 
 
 class StepOut(BaseModel):

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from outbound.service.caller import Caller
-from outbound.service.errors import Forbidden, NotFound
+from outbound.service.errors import Forbidden, Invalid, NotFound
 from outbound.store.models import Sequence, SequenceStep, User
 
 
@@ -18,6 +18,12 @@ class StepInput:
     subject: str
     body: str
     delay_days: float = 0
+
+
+def _check_steps(steps: list[StepInput]) -> None:
+    # Follow-ups may leave the subject empty (they reply in the thread); the first cannot.
+    if steps and not steps[0].subject.strip():
+        raise Invalid("the first step needs a subject", "steps[0].subject")
 
 
 def get_sequence(session: Session, caller: Caller, sequence_id: int) -> Sequence:
@@ -57,6 +63,7 @@ def create_sequence(
         if caller.role == "recruiter":
             raise Forbidden("recruiters create sequences for themselves only", "owner_id")
         owner = owner_id
+    _check_steps(steps)
     seq = Sequence(team_id=caller.team_id, owner_id=owner, name=name)
     _apply_sync(seq, sync)
     seq.steps = [
@@ -82,6 +89,7 @@ def update_sequence(
         seq.name = name
     _apply_sync(seq, sync)
     if steps is not None:
+        _check_steps(steps)
         seq.steps.clear()
         session.flush()
         seq.steps.extend(
