@@ -40,6 +40,8 @@ class Settings(BaseSettings):
     mail_poll_seconds: float = 60.0
     soft_bounce_limit: int = 3
     mail_max_attempts: int = 8
+    # How long a send may stay "sending" before another worker treats its owner as dead.
+    mail_lease_seconds: float = 120.0
     # A local Maildir as a mailbox's inbound side: for self-hosted delivery and the demo only,
     # since it reads a server path.
     allow_maildir: bool = False

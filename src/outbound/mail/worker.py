@@ -42,7 +42,7 @@ class MailWorker:
         db: Database,
         settings: Settings,
         worker_id: str | None = None,
-        lease_seconds: float = 120.0,
+        lease_seconds: float | None = None,
         concurrency: int = 8,
         rng: random.Random | None = None,
     ) -> None:
@@ -50,7 +50,7 @@ class MailWorker:
         self.settings = settings
         self.box = SecretBox(settings.fernet_key)
         self.worker_id = worker_id or f"mail:{socket.gethostname()}:{os.getpid()}:{id(self):x}"
-        self.lease = timedelta(seconds=lease_seconds)
+        self.lease = timedelta(seconds=lease_seconds or settings.mail_lease_seconds)
         self.concurrency = concurrency
         self.rng = rng or random.Random()
         self._stop = asyncio.Event()
