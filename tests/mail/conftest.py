@@ -76,7 +76,7 @@ def _authenticator(
         and auth_data.login.decode() == SMTP_USER
         and auth_data.password.decode() == SMTP_PASSWORD
     )
-    return AuthResult(success=ok)
+    return AuthResult(success=ok, handled=False)  # aiosmtpd then answers 535 itself
 
 
 @pytest.fixture

@@ -28,10 +28,13 @@ THREE_STEPS = [
 ]
 
 
-def sequence(team: Team, steps: list[dict[str, Any]] | None = None, **sync: Any) -> int:
+def sequence(
+    team: Team, steps: list[dict[str, Any]] | None = None, role: str = "owner", **sync: Any
+) -> int:
     r = team.call(
         "POST",
         "/sequences",
+        role,
         json={"name": "Staff engineers", "steps": steps or THREE_STEPS, "sync": sync},
     )
     assert r.status_code == 201, r.text
