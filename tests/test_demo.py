@@ -1,4 +1,4 @@
-"""Issue 9 (partial): `outbound demo` as a subprocess, observed over HTTP only."""
+"""Issue 9: `outbound demo` as a subprocess, observed over HTTP only."""
 
 from __future__ import annotations
 
@@ -35,7 +35,9 @@ def wait_for(check: Any, timeout: float, what: str) -> Any:
     bool(os.environ.get("OUTBOUND_TEST_DATABASE_URL")),
     reason="the demo is the embedded SQLite setup",
 )
-def test_demo_syncs_both_atss_logs_replies_and_stops_cleanly(tmp_path: Path) -> None:
+def test_demo_sends_mail_reads_replies_syncs_both_atss_and_stops_cleanly(
+    tmp_path: Path,
+) -> None:
     port = free_port()
     while any(_busy(p) for p in (port + 1, port + 2)):
         port = free_port()
@@ -80,6 +82,14 @@ def test_demo_syncs_both_atss_logs_replies_and_stops_cleanly(tmp_path: Path) -> 
             120,
             "a contact synced to Clockwork",
         )
+        # Real mail: the step went over SMTP to the demo's sink, threaded follow-ups too.
+        sent = wait_for(
+            lambda: [m for m in httpx.get(base + "/demo/mail.json").json() if m["in_reply_to"]],
+            120,
+            "a follow-up email in the sink",
+        )
+        assert sent[0]["subject"].startswith("Re: Quick question")
+        assert "Sent mail" in httpx.get(base + "/demo/mail").text
         wait_for(
             lambda: any(
                 "Email sent" in a["Subject"] for a in httpx.get(crelate + "/activities").json()
@@ -87,6 +97,13 @@ def test_demo_syncs_both_atss_logs_replies_and_stops_cleanly(tmp_path: Path) -> 
             120,
             "a sent email logged as Crelate activity",
         )
+
+        def statuses() -> set[str]:
+            rows = httpx.get(base + "/api/v1/sequences/1/contacts", headers=owner).json()
+            return {r["status"] for r in rows}
+
+        # Prospects answered through the inbound path: a reply, an out-of-office, a bounce.
+        wait_for(lambda: {"replied", "paused", "bounced"} <= statuses(), 120, "answers read")
         wait_for(
             lambda: any(
                 "Email reply" in a["Subject"] for a in httpx.get(crelate + "/activities").json()

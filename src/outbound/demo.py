@@ -1,9 +1,9 @@
 """`outbound demo`: the whole product on one machine, with sample data and nothing to configure.
 
-Starts both ATS simulators, the API with its in-process worker, and a demo activity generator
-that plays the prospects' side on a compressed clock (one sequence day = DAY_SECONDS seconds).
-Real SMTP/IMAP mail is not built yet, so the generator records "sent" and "replied" events
-through the same service call the mail pipeline will use; the demo says so when it starts.
+Starts both ATS simulators, the API with its in-process workers (sync and mail), a local SMTP
+server that keeps what is sent, and a prospect simulator that answers some of it (reply,
+out-of-office, bounce) into the senders' mailboxes, which Outbound reads through its normal
+inbound path. Sequence steps run on a compressed clock: one sequence day = DAY_SECONDS seconds.
 """
 
 from __future__ import annotations
@@ -12,8 +12,6 @@ import asyncio
 import json
 import random
 import shutil
-import threading
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -23,19 +21,21 @@ from sqlalchemy import select
 from outbound.api.app import create_app
 from outbound.connectors.registry import make_connector
 from outbound.crypto import SecretBox
-from outbound.service import accounts, connections, enrollments, sequences
+from outbound.service import accounts, connections, enrollments, mailboxes, sequences
 from outbound.service.caller import Caller
 from outbound.settings import Settings
 from outbound.simulators.clockwork.app import create_clockwork_app
 from outbound.simulators.crelate.app import create_crelate_app
 from outbound.simulators.harness import RateLimitConfig
+from outbound.simulators.mail.prospects import ProspectSimulator, behaviour
+from outbound.simulators.mail.sink import SmtpSink
+from outbound.simulators.mail.viewer import viewer_router
 from outbound.simulators.server import ServerThread
 from outbound.store.db import Database
 from outbound.store.migrate import upgrade
-from outbound.store.models import ActivityEvent, Enrollment, Sequence, Team, utcnow
+from outbound.store.models import Team
 
 DAY_SECONDS = 20.0  # compressed clock: a step "3 days later" goes out a minute later
-REPLY_RATE = 0.15
 console = Console(soft_wrap=True)
 
 FIRST = [
@@ -88,7 +88,48 @@ def demo_settings(data_dir: Path, port: int) -> Settings:
         # Below the simulators' limit of 10/s, so the demo shows pacing without 429s.
         crelate_rate_per_second=8,
         clockwork_rate_per_second=8,
+        public_url=f"http://127.0.0.1:{port}",
+        mail_day_seconds=DAY_SECONDS,
+        mail_poll_seconds=2,
+        allow_maildir=True,
     )
+
+
+def smtp_port(port: int) -> int:
+    return port + 3
+
+
+def sink_dir(data_dir: Path) -> Path:
+    return data_dir / "mail" / "sent"
+
+
+def inbox_dir(data_dir: Path, address: str) -> Path:
+    return data_dir / "mail" / "inboxes" / address.lower()
+
+
+def _connect_mailbox(
+    session: Any, caller: Caller, name: str, address: str, settings: Settings, box: SecretBox
+) -> None:
+    values = {
+        "email": address,
+        "from_name": name,
+        "smtp_host": "127.0.0.1",
+        "smtp_port": smtp_port(settings.port),
+        "smtp_security": "none",
+        "smtp_username": address,
+        "inbound_kind": "maildir",
+        "maildir_path": str(inbox_dir(settings.data_dir, address).resolve()),
+        "time_zone": "UTC",
+        "window_start": "00:00",
+        "window_end": "00:00",
+        "send_days": [0, 1, 2, 3, 4, 5, 6],
+        "daily_limit": 2000,
+    }
+    mb, secrets = mailboxes.build_mailbox(
+        None, caller, values, {"smtp_password": "demo", "imap_password": None}, box, settings
+    )
+    mailboxes.verify(mb, secrets)
+    mailboxes.save_mailbox(session, caller, mb, secrets, box)
 
 
 def _verify(provider: str, credentials: dict[str, Any], settings: Settings) -> Any:
@@ -137,10 +178,18 @@ def seed(db: Database, settings: Settings, rng: random.Random, contacts: int) ->
             session, users["manager"], "clockwork", clockwork_creds, clockwork_id, box
         )
         connections.update_settings(session, users["owner"], {"default_job_id": crelate_job})
+        for role, name in (("owner", "Olivia Owner"), ("manager", "Max Manager")):
+            _connect_mailbox(session, users[role], name, signins[role]["email"], settings, box)
         steps = [
-            sequences.StepInput("Quick question, {{first_name}}", "Hi {{first_name}}, ...", 0),
-            sequences.StepInput("Re: Quick question", "Following up ...", 1),
-            sequences.StepInput("Re: Quick question", "Last note from me ...", 2),
+            sequences.StepInput(
+                "Quick question, {{first_name}}",
+                "Hi {{first_name}},\n\nI'm hiring for a team that would value your work at "
+                "{{company|your company}}. Open to a short call this week?\n\n"
+                "{{sender_first_name}}",
+                0,
+            ),
+            sequences.StepInput("", "Following up on my note, {{first_name}}. Any interest?", 1),
+            sequences.StepInput("", "Last note from me - happy to talk whenever suits.", 2),
         ]
         crelate_seq = sequences.create_sequence(
             session, users["owner"], "Python engineers (Crelate)", steps, {}
@@ -156,10 +205,10 @@ def seed(db: Database, settings: Settings, rng: random.Random, contacts: int) ->
             {"email": "dana.existing@example.com", "first_name": "Dana", "last_name": "Existing"}
         ]
         for i in range(max(1, contacts - 1)):
-            first, last = rng.choice(FIRST), rng.choice(LAST)
+            first, last, email = _prospect(rng, i)
             people.append(
                 {
-                    "email": f"{first}.{last}.{i}@prospects.example.com".lower(),
+                    "email": email,
                     "first_name": first,
                     "last_name": last,
                     "title": rng.choice(["Engineer", "Staff Engineer", "CFO", "VP Finance"]),
@@ -172,66 +221,40 @@ def seed(db: Database, settings: Settings, rng: random.Random, contacts: int) ->
     return signins
 
 
+# What the prospects do, in turn, so every sequence shows replies, an out-of-office and a
+# bounce within its first contacts (see simulators/mail/prospects.py).
+PATTERN = (
+    "reply",
+    "silent",
+    "out_of_office",
+    "silent",
+    "reply",
+    "bounce",
+    "silent",
+    "silent",
+    "reply",
+    "silent",
+)
+
+
+def _prospect(rng: random.Random, i: int) -> tuple[str, str, str]:
+    """A name and address whose simulated behaviour is the pattern's i-th."""
+    want = PATTERN[i % len(PATTERN)]
+    for attempt in range(1000):
+        first, last = rng.choice(FIRST), rng.choice(LAST)
+        suffix = f"{i}" if attempt == 0 else f"{i}-{attempt}"
+        email = f"{first}.{last}.{suffix}@prospects.example.com".lower()
+        if behaviour(email) == want:
+            break
+    return first, last, email
+
+
 async def _first_job(provider: str, credentials: dict[str, Any], settings: Settings) -> str:
     connector = make_connector(provider, credentials, settings)
     try:
         return (await connector.list_jobs())[0].id
     finally:
         await connector.aclose()
-
-
-class ProspectSimulator(threading.Thread):
-    """Plays both sides of the mail on the compressed clock (see the module docstring)."""
-
-    def __init__(self, db: Database, rng: random.Random) -> None:
-        super().__init__(daemon=True, name="demo-prospects")
-        self.db = db
-        self.rng = rng
-        self.stopping = threading.Event()
-
-    def run(self) -> None:
-        while not self.stopping.wait(2.0):
-            try:
-                self.tick()
-            except Exception as exc:  # the demo keeps going; say what happened
-                console.print(f"[yellow]demo activity generator: {exc}[/yellow]")
-
-    def tick(self) -> None:
-        now = utcnow()
-        with self.db.session() as session:
-            rows = (
-                session.execute(select(Enrollment).where(Enrollment.state == "active").limit(400))
-                .scalars()
-                .all()
-            )
-            for enrollment in rows:
-                seq = session.get(Sequence, enrollment.sequence_id)
-                sent = session.scalars(
-                    select(ActivityEvent.occurred_at)
-                    .where(
-                        ActivityEvent.enrollment_id == enrollment.id, ActivityEvent.kind == "sent"
-                    )
-                    .order_by(ActivityEvent.id)
-                ).all()
-                if seq is None or len(sent) >= len(seq.steps):
-                    enrollment.state = "finished"
-                    continue
-                step = seq.steps[len(sent)]
-                last = sent[-1] if sent else enrollment.added_at
-                if now - last < timedelta(seconds=step.delay_days * DAY_SECONDS + 3):
-                    continue
-                if sent and self.rng.random() < REPLY_RATE:
-                    enrollments.record_event(
-                        session,
-                        enrollment,
-                        "replied",
-                        subject=f"Re: {seq.steps[0].subject}",
-                        body="Thanks for reaching out, happy to chat.",
-                    )
-                    continue
-                enrollments.record_event(
-                    session, enrollment, "sent", subject=step.subject, body=step.body
-                )
 
 
 def run_demo(data_dir: Path, port: int, reset: bool, contacts: int = 300) -> None:
@@ -256,6 +279,7 @@ def run_demo(data_dir: Path, port: int, reset: bool, contacts: int = 300) -> Non
             port=port + 2,
         ).start(),
     ]
+    sink = SmtpSink(sink_dir(data_dir), smtp_port(port)).start()
     signin_file = data_dir / "demo-signins.json"
     rng = random.Random(42)
     with db.session() as session:
@@ -263,7 +287,9 @@ def run_demo(data_dir: Path, port: int, reset: bool, contacts: int = 300) -> Non
     if fresh:
         signin_file.write_text(json.dumps(seed(db, settings, rng, contacts), indent=2))
     signins = json.loads(signin_file.read_text())
-    prospects = ProspectSimulator(db, rng)
+    prospects = ProspectSimulator(
+        sink_dir(data_dir), lambda sender: inbox_dir(data_dir, sender), delay_seconds=5
+    )
     prospects.start()
 
     base = f"http://127.0.0.1:{port}"
@@ -275,9 +301,11 @@ def run_demo(data_dir: Path, port: int, reset: bool, contacts: int = 300) -> Non
     for role, info in signins.items():
         console.print(f"  {role:9} {info['email']:28} API token: {info['api_token']}")
     console.print(
+        f"Sent mail (local SMTP sink on port {smtp_port(port)}): {base}/demo/mail\n"
         "[yellow]Clock compressed:[/yellow] one sequence day = "
-        f"{DAY_SECONDS:.0f} s. No real mail is sent yet: a demo generator records the sends "
-        "and prospects' replies through the same path the mail pipeline will use."
+        f"{DAY_SECONDS:.0f} s. Nothing leaves this machine: the demo's prospects answer "
+        "some emails (a reply, an out-of-office, a bounce) into your mailbox, and Outbound "
+        "reads them like real replies."
     )
     owner = signins["owner"]["api_token"]
     console.print(
@@ -288,9 +316,11 @@ def run_demo(data_dir: Path, port: int, reset: bool, contacts: int = 300) -> Non
         "Ctrl-C stops everything; data is kept in "
         f"{data_dir} (use --reset to start fresh).\n"
     )
+    app = create_app(settings, db, run_worker=True)
+    app.include_router(viewer_router(sink_dir(data_dir)))
     try:
         uvicorn.run(
-            create_app(settings, db, run_worker=True),
+            app,
             host="127.0.0.1",
             port=port,
             log_level="warning",
@@ -300,5 +330,6 @@ def run_demo(data_dir: Path, port: int, reset: bool, contacts: int = 300) -> Non
         prospects.join(timeout=5)
         for sim in sims:
             sim.stop()
+        sink.stop()
         db.dispose()
         console.print("Outbound demo stopped.")

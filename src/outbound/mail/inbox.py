@@ -155,6 +155,12 @@ def _quote(value: str) -> str:
     return '"' + re.sub(r'(["\\])', r"\\\1", value) + '"'
 
 
+def open_maildir(path: Path) -> mailbox.Maildir:
+    """A Maildir at path, created with its parent folders if missing."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return mailbox.Maildir(path, create=True)
+
+
 class MaildirInbox:
     """A local Maildir: new/ holds what has not been handled; handled messages move to cur/."""
 
@@ -163,7 +169,7 @@ class MaildirInbox:
         self.sent_path = Path(sent_path) if sent_path else None
 
     def _box(self) -> mailbox.Maildir:
-        return mailbox.Maildir(self.path, create=True)
+        return open_maildir(self.path)
 
     def verify(self) -> None:
         try:
@@ -199,7 +205,7 @@ class MaildirInbox:
     def sent_contains(self, message_id: str) -> bool | None:
         if self.sent_path is None:
             return None
-        box = mailbox.Maildir(self.sent_path, create=True)
+        box = open_maildir(self.sent_path)
         return any(str(m.get("Message-ID", "")).strip() == message_id for m in box)
 
     def close(self) -> None:
