@@ -86,9 +86,9 @@ def user_create(
         _fail("--email must be an email address")
     password_hash = None
     if password:
-        from argon2 import PasswordHasher
+        from outbound.web.session import hash_password
 
-        password_hash = PasswordHasher().hash(password)
+        password_hash = hash_password(password)
     db = Database(_settings().resolved_database_url)
     try:
         with db.session() as session:

@@ -34,6 +34,7 @@ from outbound.simulators.server import ServerThread
 from outbound.store.db import Database
 from outbound.store.migrate import upgrade
 from outbound.store.models import Team
+from outbound.web.session import hash_password
 
 DAY_SECONDS = 20.0  # compressed clock: a step "3 days later" goes out a minute later
 console = Console(soft_wrap=True)
@@ -166,11 +167,17 @@ def seed(db: Database, settings: Settings, rng: random.Random, contacts: int) ->
             ("manager", "Max Manager"),
             ("recruiter", "Riley Recruiter"),
         ):
+            password = f"demo-{role}"  # a demo on localhost: printed on every start
             user, token = accounts.create_user(
-                session, team.id, f"{role}@demo.outbound.dev", name, role
+                session,
+                team.id,
+                f"{role}@demo.outbound.dev",
+                name,
+                role,
+                password_hash=hash_password(password),
             )
             users[role] = Caller(user.id, team.id, role)
-            signins[role] = {"email": user.email, "api_token": token}
+            signins[role] = {"email": user.email, "password": password, "api_token": token}
         connections.save_connection(
             session, users["owner"], "crelate", crelate_creds, crelate_id, box
         )
@@ -293,28 +300,25 @@ def run_demo(data_dir: Path, port: int, reset: bool, contacts: int = 300) -> Non
     prospects.start()
 
     base = f"http://127.0.0.1:{port}"
-    console.print(
-        f"\n[bold green]Outbound demo[/bold green] running at {base}  (API docs: {base}/docs)"
-    )
-    console.print(f"Crelate simulator:   http://127.0.0.1:{port + 1}/_admin/records/contacts")
-    console.print(f"Clockwork simulator: http://127.0.0.1:{port + 2}/_admin/records/people")
+    console.print(f"\n[bold green]Outbound demo[/bold green] is running: open {base}")
+    console.print("Sign in as (password / API token):")
     for role, info in signins.items():
-        console.print(f"  {role:9} {info['email']:28} API token: {info['api_token']}")
-    console.print(
-        f"Sent mail (local SMTP sink on port {smtp_port(port)}): {base}/demo/mail\n"
-        "[yellow]Clock compressed:[/yellow] one sequence day = "
-        f"{DAY_SECONDS:.0f} s. Nothing leaves this machine: the demo's prospects answer "
-        "some emails (a reply, an out-of-office, a bounce) into your mailbox, and Outbound "
-        "reads them like real replies."
-    )
-    owner = signins["owner"]["api_token"]
+        console.print(
+            f"  {role:9} {info['email']:28} {info.get('password', ''):15} {info['api_token']}"
+        )
     console.print(
         "Try first:\n"
-        f"  curl -H 'Authorization: Bearer {owner}' {base}/api/v1/sequences/1/contacts\n"
-        f"  curl -H 'Authorization: Bearer {owner}' "
-        f"'{base}/api/v1/sequences/1/contacts?needs_attention=true'\n"
-        "Ctrl-C stops everything; data is kept in "
-        f"{data_dir} (use --reset to start fresh).\n"
+        f'  1. Sign in as the owner and open Sequences → "Python engineers (Crelate)": '
+        'watch contacts go scheduled → messaged → replied, and Dana show "Exists in '
+        'Crelate".\n'
+        f"  2. See what was sent: {base}/demo/mail (nothing leaves this machine; the demo's "
+        "prospects answer some emails with a reply, an out-of-office or a bounce).\n"
+        f"  3. See it in the ATS: Crelate http://127.0.0.1:{port + 1}/_admin/records/activities"
+        f" · Clockwork http://127.0.0.1:{port + 2}/_admin/records/people\n"
+        f"  4. The REST API: {base}/docs\n"
+        f"[yellow]Clock compressed:[/yellow] one sequence day = {DAY_SECONDS:.0f} s "
+        f"(outgoing mail: a local SMTP server on port {smtp_port(port)}).\n"
+        f"Ctrl-C stops everything; data is kept in {data_dir} (--reset starts fresh).\n"
     )
     app = create_app(settings, db, run_worker=True)
     app.include_router(viewer_router(sink_dir(data_dir)))

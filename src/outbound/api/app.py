@@ -24,6 +24,7 @@ from outbound.metrics import render
 from outbound.settings import Settings
 from outbound.store.db import Database
 from outbound.sync.worker import Worker
+from outbound.web import app as web
 
 
 def create_app(
@@ -68,6 +69,7 @@ def create_app(
         api.include_router(router)
     app.include_router(api)
     app.include_router(tracking_router)
+    web.install(app, settings)
 
     @app.get("/healthz", tags=["ops"])
     def healthz() -> dict[str, str]:

@@ -1,0 +1,500 @@
+"""Sequences: the list, steps, the Syncing tab, and the contacts in a sequence (add, statuses
+with plain-language errors, timeline, sentiment, resync and import with live progress)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from outbound.api.deps import BoxDep, DbDep, SettingsDep
+from outbound.api.schemas import ContactIn, SequenceSyncIn, StepIn
+from outbound.domain.contact_status import contact_status
+from outbound.service import connections, enrollments, imports, outreach, sequences
+from outbound.service.caller import Caller
+from outbound.service.errors import ServiceError
+from outbound.service.sequences import StepInput
+from outbound.store.models import AtsConnection, Contact, Enrollment, Sequence, SyncCall
+from outbound.web.forms import FormInvalid, attempt, blank_to_none, checkbox, parse
+from outbound.web.render import page, templates
+from outbound.web.routes_integrations import RECORD_TYPES, _ats_lists
+from outbound.web.session import check_csrf, current_caller
+
+router = APIRouter(include_in_schema=False)
+CSRF = [Depends(check_csrf)]
+
+
+def _owner_connection(session: Session, seq: Sequence) -> AtsConnection | None:
+    conn = connections.get_connection(session, seq.owner_id)
+    return None if conn is None or conn.disconnected_at is not None else conn
+
+
+# -- list and create ---------------------------------------------------------------------
+@router.get("/sequences")
+def sequence_list(request: Request, db: DbDep) -> Response:
+    with db.session() as session:
+        caller, user = current_caller(request, session)
+        rows = sequences.list_sequences(session, caller)
+        counts = {
+            seq.id: len(enrollments.list_enrollments(session, caller, seq.id, limit=1000))
+            for seq in rows
+        }
+        return page(
+            request, "sequences.html", user=user, nav="sequences", sequences=rows, counts=counts
+        )
+
+
+def _steps_from_form(form: Any) -> list[StepInput]:
+    steps: list[StepInput] = []
+    errors: dict[str, str] = {}
+    indexes = sorted({int(k.split("_")[1]) for k in form if k.startswith("body_")})
+    for i in indexes:
+        subject = str(form.get(f"subject_{i}") or "")
+        body = str(form.get(f"body_{i}") or "")
+        if not subject.strip() and not body.strip():
+            continue
+        n = len(steps)
+        data = {"subject": subject, "body": body, "delay_days": form.get(f"delay_{i}") or 0}
+        try:
+            step = parse(StepIn, data, ("steps", n))
+        except FormInvalid as exc:
+            errors.update(exc.errors)
+            steps.append(StepInput(subject, body, 0))
+            continue
+        steps.append(StepInput(step.subject, step.body, step.delay_days))
+    if errors:
+        raise FormInvalid(errors)
+    return steps
+
+
+def _steps_values(steps: list[StepInput]) -> list[dict[str, Any]]:
+    return [{"subject": s.subject, "body": s.body, "delay_days": s.delay_days} for s in steps]
+
+
+@router.get("/sequences/new")
+def new_sequence_page(request: Request, db: DbDep) -> Response:
+    with db.session() as session:
+        _, user = current_caller(request, session)
+    return page(
+        request,
+        "sequence_new.html",
+        user=user,
+        nav="sequences",
+        steps=[{"subject": "", "body": "", "delay_days": 0}],
+    )
+
+
+@router.post("/sequences/new", dependencies=CSRF)
+async def create_sequence(request: Request, db: DbDep) -> Response:
+    form = await request.form()
+    name = str(form.get("name") or "").strip()
+    try:
+        with db.session() as session:  # a failed form leaves this block: nothing is stored
+            caller, user = current_caller(request, session)
+            if not name:
+                raise FormInvalid({"name": "Give the sequence a name."})
+            steps = _steps_from_form(form)
+            seq = attempt(lambda: sequences.create_sequence(session, caller, name, steps, {}))
+            seq_id = seq.id
+    except FormInvalid as exc:
+        with db.session() as session:
+            _, user = current_caller(request, session)
+            return page(
+                request,
+                "sequence_new.html",
+                422,
+                user=user,
+                nav="sequences",
+                errors=exc.errors,
+                values={"name": name},
+                steps=_raw_steps(form),
+            )
+    return RedirectResponse(f"/sequences/{seq_id}/steps?done=Sequence created.", 303)
+
+
+def _raw_steps(form: Any) -> list[dict[str, Any]]:
+    indexes = sorted({int(k.split("_")[1]) for k in form if k.startswith("body_")})
+    return [
+        {
+            "subject": form.get(f"subject_{i}") or "",
+            "body": form.get(f"body_{i}") or "",
+            "delay_days": form.get(f"delay_{i}") or 0,
+        }
+        for i in indexes
+        if (form.get(f"subject_{i}") or "").strip() or (form.get(f"body_{i}") or "").strip()
+    ]
+
+
+# -- one sequence: shared context --------------------------------------------------------
+def _context(session: Session, caller: Caller, sequence_id: int) -> dict[str, Any]:
+    seq = sequences.get_sequence(session, caller, sequence_id)
+    conn = _owner_connection(session, seq)
+    return {"seq": seq, "conn": conn, "provider": conn.provider if conn else None}
+
+
+@router.get("/sequences/{sequence_id}/steps")
+def steps_page(sequence_id: int, request: Request, db: DbDep) -> Response:
+    with db.session() as session:
+        caller, user = current_caller(request, session)
+        ctx = _context(session, caller, sequence_id)
+        steps = [
+            {"subject": s.subject, "body": s.body, "delay_days": s.delay_days}
+            for s in ctx["seq"].steps
+        ]
+        return page(
+            request,
+            "sequence_steps.html",
+            user=user,
+            nav="sequences",
+            tab="steps",
+            steps=steps,
+            flash=request.query_params.get("done"),
+            **ctx,
+        )
+
+
+@router.post("/sequences/{sequence_id}/steps", dependencies=CSRF)
+async def save_steps(sequence_id: int, request: Request, db: DbDep) -> Response:
+    form = await request.form()
+    try:
+        with db.session() as session:
+            caller, user = current_caller(request, session)
+            steps = _steps_from_form(form)
+            name = str(form.get("name") or "").strip() or None
+            attempt(
+                lambda: sequences.update_sequence(session, caller, sequence_id, name, steps, {})
+            )
+    except FormInvalid as exc:
+        with db.session() as session:
+            caller, user = current_caller(request, session)
+            ctx = _context(session, caller, sequence_id)
+            return page(
+                request,
+                "sequence_steps.html",
+                422,
+                user=user,
+                nav="sequences",
+                tab="steps",
+                steps=_raw_steps(form),
+                errors=exc.errors,
+                **ctx,
+            )
+    return RedirectResponse(f"/sequences/{sequence_id}/steps?done=Steps saved.", 303)
+
+
+@router.get("/sequences/{sequence_id}/syncing")
+def syncing_page(
+    sequence_id: int, request: Request, db: DbDep, box: BoxDep, settings: SettingsDep
+) -> Response:
+    with db.session() as session:
+        caller, user = current_caller(request, session)
+        ctx = _context(session, caller, sequence_id)
+        jobs = _jobs(ctx["conn"], box, settings)
+        return page(
+            request,
+            "sequence_syncing.html",
+            user=user,
+            nav="sequences",
+            tab="syncing",
+            jobs=jobs,
+            record_types=RECORD_TYPES,
+            flash=request.query_params.get("done"),
+            **ctx,
+        )
+
+
+def _jobs(conn: AtsConnection | None, box: Any, settings: Any) -> list[tuple[str, str]]:
+    if conn is None:
+        return []
+    jobs, _, _ = _ats_lists(conn.provider, box.open(conn.credentials_encrypted), settings)
+    return jobs
+
+
+@router.post("/sequences/{sequence_id}/syncing", dependencies=CSRF)
+async def save_syncing(
+    sequence_id: int, request: Request, db: DbDep, box: BoxDep, settings: SettingsDep
+) -> Response:
+    form = await request.form()
+    data = {
+        "sync_enabled": checkbox(form, "sync_enabled"),
+        "record_type": blank_to_none(form.get("record_type")),
+        "job_id": blank_to_none(form.get("job_id")),
+        "tracking_enabled": checkbox(form, "tracking_enabled"),
+        "unsubscribe_link": checkbox(form, "unsubscribe_link"),
+    }
+    try:
+        with db.session() as session:
+            caller, user = current_caller(request, session)
+            sync = parse(SequenceSyncIn, data).model_dump()
+            attempt(
+                lambda: sequences.update_sequence(session, caller, sequence_id, None, None, sync)
+            )
+    except FormInvalid as exc:
+        with db.session() as session:
+            caller, user = current_caller(request, session)
+            ctx = _context(session, caller, sequence_id)
+            return page(
+                request,
+                "sequence_syncing.html",
+                422,
+                user=user,
+                nav="sequences",
+                tab="syncing",
+                jobs=_jobs(ctx["conn"], box, settings),
+                record_types=RECORD_TYPES,
+                errors=exc.errors,
+                values=data,
+                **ctx,
+            )
+    return RedirectResponse(
+        f"/sequences/{sequence_id}/syncing?done=Saved: applies to contacts added from now on.",
+        303,
+    )
+
+
+# -- contacts ----------------------------------------------------------------------------
+def _rows(session: Session, caller: Caller, sequence_id: int) -> list[dict[str, Any]]:
+    return [
+        _row(e, c) for e, c in enrollments.list_enrollments(session, caller, sequence_id, limit=500)
+    ]
+
+
+def _row(e: Enrollment, c: Contact) -> dict[str, Any]:
+    return {
+        "e": e,
+        "c": c,
+        "status": contact_status(e.state, e.engagement, e.error_code),
+        "provider": (e.sync_snapshot or {}).get("provider"),
+    }
+
+
+@router.get("/sequences/{sequence_id}")
+def contacts_page(
+    sequence_id: int, request: Request, db: DbDep, box: BoxDep, settings: SettingsDep
+) -> Response:
+    with db.session() as session:
+        caller, user = current_caller(request, session)
+        ctx = _context(session, caller, sequence_id)
+        lists: list[tuple[str, str]] = []
+        conn = ctx["conn"]
+        if conn is not None and conn.provider == "crelate":
+            lists = _lists(conn, box, settings)
+        return page(
+            request,
+            "sequence_contacts.html",
+            user=user,
+            nav="sequences",
+            tab="contacts",
+            rows=_rows(session, caller, sequence_id),
+            lists=lists,
+            flash=request.query_params.get("done"),
+            **ctx,
+        )
+
+
+def _lists(conn: AtsConnection, box: Any, settings: Any) -> list[tuple[str, str]]:
+    from outbound.api.routes_integration import call_ats
+
+    async def collect(c: Any) -> list[tuple[str, str]]:
+        return [(item.id, item.name) async for item in c.list_lists()]
+
+    try:
+        return call_ats(conn.provider, box.open(conn.credentials_encrypted), settings, collect)
+    except ServiceError:
+        return []
+
+
+def _parse_people(text: str) -> list[dict[str, Any]]:
+    """One contact per line: email, first name, last name, company, title."""
+    people: list[dict[str, Any]] = []
+    errors: dict[str, str] = {}
+    lines = [line for line in text.splitlines() if line.strip()]
+    if not lines:
+        raise FormInvalid({"contacts": "Paste at least one contact: one per line."})
+    keys = ("email", "first_name", "last_name", "company", "title")
+    for n, line in enumerate(lines):
+        parts = [p.strip() for p in line.split(",")]
+        data = {k: v for k, v in zip(keys, parts, strict=False) if v}
+        try:
+            people.append(parse(ContactIn, data).model_dump())
+        except FormInvalid as exc:
+            field, message = next(iter(exc.errors.items()))
+            errors.setdefault("contacts", f"Line {n + 1} ({line.strip()[:60]}): {field}: {message}")
+    if errors:
+        raise FormInvalid(errors)
+    return people
+
+
+@router.post("/sequences/{sequence_id}/contacts", dependencies=CSRF)
+async def add_contacts(
+    sequence_id: int, request: Request, db: DbDep, box: BoxDep, settings: SettingsDep
+) -> Response:
+    form = await request.form()
+    text = str(form.get("contacts") or "")
+    try:
+        with db.session() as session:
+            caller, user = current_caller(request, session)
+            people = _parse_people(text)
+            result = attempt(lambda: enrollments.add_contacts(session, caller, sequence_id, people))
+    except FormInvalid as exc:
+        with db.session() as session:
+            caller, user = current_caller(request, session)
+            ctx = _context(session, caller, sequence_id)
+            return page(
+                request,
+                "sequence_contacts.html",
+                422,
+                user=user,
+                nav="sequences",
+                tab="contacts",
+                rows=_rows(session, caller, sequence_id),
+                lists=[],
+                errors=exc.errors,
+                values={"contacts": text},
+                **ctx,
+            )
+    note = f"Added {result.added}; {result.already_present} already in the sequence."
+    return RedirectResponse(f"/sequences/{sequence_id}?done={note}", 303)
+
+
+def _row_response(request: Request, session: Session, caller: Caller, eid: int) -> Response:
+    e = enrollments.get_enrollment(session, caller, eid)
+    c = session.get(Contact, e.contact_id)
+    assert c is not None
+    return templates.TemplateResponse(request, "_contact_row.html", {"r": _row(e, c)})
+
+
+@router.post("/enrollments/{eid}/sentiment", dependencies=CSRF)
+async def sentiment(eid: int, request: Request, db: DbDep) -> Response:
+    form = await request.form()
+    value = str(form.get("sentiment") or "")
+    with db.session() as session:
+        caller, _ = current_caller(request, session)
+        if value not in ("interested", "not_interested"):
+            return HTMLResponse("sentiment must be interested or not_interested", 422)
+        enrollments.set_sentiment(session, caller, eid, value)
+        return _row_response(request, session, caller, eid)
+
+
+@router.post("/enrollments/{eid}/resync", dependencies=CSRF)
+def resync_one(eid: int, request: Request, db: DbDep) -> Response:
+    with db.session() as session:
+        caller, _ = current_caller(request, session)
+        e = enrollments.get_enrollment(session, caller, eid)
+        try:
+            enrollments.resync(session, caller, e.sequence_id, [eid])
+        except ServiceError as exc:
+            return HTMLResponse(f'<tr><td colspan="6" class="error">{exc.message}</td></tr>', 422)
+        return _row_response(request, session, caller, eid)
+
+
+@router.post("/enrollments/{eid}/resume", dependencies=CSRF)
+async def resume(eid: int, request: Request, db: DbDep, settings: SettingsDep) -> Response:
+    form = await request.form()
+    with db.session() as session:
+        caller, _ = current_caller(request, session)
+        outreach.resume(
+            session,
+            caller,
+            eid,
+            resend=checkbox(form, "resend"),
+            day_seconds=settings.mail_day_seconds,
+        )
+        return _row_response(request, session, caller, eid)
+
+
+@router.post("/enrollments/{eid}/clear-error", dependencies=CSRF)
+def clear_error(eid: int, request: Request, db: DbDep) -> Response:
+    with db.session() as session:
+        caller, _ = current_caller(request, session)
+        enrollments.clear_error(session, caller, eid)
+        return _row_response(request, session, caller, eid)
+
+
+@router.get("/enrollments/{eid}/timeline")
+def timeline(eid: int, request: Request, db: DbDep) -> Response:
+    with db.session() as session:
+        caller, _ = current_caller(request, session)
+        e = enrollments.get_enrollment(session, caller, eid)
+        calls = session.scalars(
+            select(SyncCall).where(SyncCall.contact_id == e.contact_id).order_by(SyncCall.id)
+        ).all()
+        emails = outreach.emails_of(session, caller, eid)
+        return templates.TemplateResponse(
+            request, "_timeline.html", {"calls": calls, "emails": emails, "eid": eid}
+        )
+
+
+# -- bulk work with live progress --------------------------------------------------------
+@router.post("/sequences/{sequence_id}/resync", dependencies=CSRF)
+def resync_all(sequence_id: int, request: Request, db: DbDep) -> Response:
+    with db.session() as session:
+        caller, _ = current_caller(request, session)
+        try:
+            batch, queued, skipped = enrollments.resync(session, caller, sequence_id, None)
+        except ServiceError as exc:
+            return HTMLResponse(f'<p class="error" role="alert">{exc.message}</p>')
+    if queued == 0:
+        return HTMLResponse(
+            f'<p role="status">Nothing to resync: {skipped} contact(s) already synced.</p>'
+        )
+    return _batch(request, db, batch, skipped)
+
+
+@router.get("/web/batches/{batch_id}")
+def batch_progress(batch_id: str, request: Request, db: DbDep) -> Response:
+    skipped = int(request.query_params.get("skipped") or 0)
+    return _batch(request, db, batch_id, skipped)
+
+
+def _batch(request: Request, db: Any, batch_id: str, skipped: int) -> Response:
+    with db.session() as session:
+        caller, _ = current_caller(request, session)
+        progress = enrollments.batch_progress(session, caller, batch_id)
+    return templates.TemplateResponse(
+        request,
+        "_progress.html",
+        {
+            "kind": "resync",
+            "id": batch_id,
+            "p": progress,
+            "skipped": skipped,
+            "done": progress["pending"] == 0,
+        },
+    )
+
+
+@router.post("/sequences/{sequence_id}/import", dependencies=CSRF)
+async def start_import(sequence_id: int, request: Request, db: DbDep) -> Response:
+    form = await request.form()
+    list_id = str(form.get("list_id") or "")
+    with db.session() as session:
+        caller, _ = current_caller(request, session)
+        if not list_id:
+            return HTMLResponse('<p class="error" role="alert">Pick a list to import.</p>', 422)
+        try:
+            run = imports.start_import(session, caller, sequence_id, list_id)
+        except ServiceError as exc:
+            return HTMLResponse(f'<p class="error" role="alert">{exc.message}</p>', 422)
+        run_id = run.id
+    return import_progress(run_id, request, db)
+
+
+@router.get("/web/imports/{import_id}")
+def import_progress(import_id: int, request: Request, db: DbDep) -> Response:
+    with db.session() as session:
+        caller, _ = current_caller(request, session)
+        run = imports.get_import(session, caller, import_id)
+        return templates.TemplateResponse(
+            request,
+            "_progress.html",
+            {
+                "kind": "import",
+                "id": import_id,
+                "run": run,
+                "done": run.status in ("done", "failed"),
+            },
+        )
