@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from outbound.api.deps import BoxDep, DbDep, SettingsDep
 from outbound.api.routes_integration import call_ats
@@ -126,6 +127,11 @@ def integrations(request: Request, db: DbDep, box: BoxDep, settings: SettingsDep
 @router.post("/integrations/connect", dependencies=[Depends(check_csrf)])
 async def connect(request: Request, db: DbDep, box: BoxDep, settings: SettingsDep) -> Response:
     form = await request.form()
+    # The ATS and mail servers are called synchronously: off the event loop.
+    return await run_in_threadpool(_connect, request, form, db, box, settings)
+
+
+def _connect(request: Request, form: Any, db: Any, box: Any, settings: Settings) -> Response:
     provider = str(form.get("provider") or "")
     values = {k: str(v) for k, v in form.items() if k not in ("csrf_token",)}
     with db.session() as session:
@@ -180,6 +186,11 @@ async def save_settings(
     request: Request, db: DbDep, box: BoxDep, settings: SettingsDep
 ) -> Response:
     form = await request.form()
+    # The ATS and mail servers are called synchronously: off the event loop.
+    return await run_in_threadpool(_save_settings, request, form, db, box, settings)
+
+
+def _save_settings(request: Request, form: Any, db: Any, box: Any, settings: Settings) -> Response:
     changes = {
         "sync_mode": form.get("sync_mode"),
         "record_type": form.get("record_type") or None,

@@ -6,6 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
 
 from outbound.api.deps import BoxDep, DbDep, SettingsDep
 from outbound.api.schemas import MailboxIn
@@ -41,6 +42,11 @@ def mailbox_page(request: Request, db: DbDep) -> Response:
 @router.post("/mailbox", dependencies=[Depends(check_csrf)])
 async def save_mailbox(request: Request, db: DbDep, box: BoxDep, settings: SettingsDep) -> Response:
     form = await request.form()
+    # The ATS and mail servers are called synchronously: off the event loop.
+    return await run_in_threadpool(_save_mailbox, request, form, db, box, settings)
+
+
+def _save_mailbox(request: Request, form: Any, db: Any, box: Any, settings: Any) -> Response:
     raw = {k: str(v) for k, v in form.items() if k not in ("csrf_token", "send_days")}
     data: dict[str, Any] = {k: blank_to_none(v) for k, v in raw.items()}
     data["send_days"] = [int(str(d)) for d in form.getlist("send_days") if str(d).isdigit()]

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from outbound.api.deps import BoxDep, DbDep, SettingsDep
 from outbound.api.schemas import ContactIn, SequenceSyncIn, StepIn
@@ -218,6 +219,13 @@ async def save_syncing(
     sequence_id: int, request: Request, db: DbDep, box: BoxDep, settings: SettingsDep
 ) -> Response:
     form = await request.form()
+    # The ATS and mail servers are called synchronously: off the event loop.
+    return await run_in_threadpool(_save_syncing, sequence_id, request, form, db, box, settings)
+
+
+def _save_syncing(
+    sequence_id: int, request: Request, form: Any, db: Any, box: Any, settings: Any
+) -> Response:
     data = {
         "sync_enabled": checkbox(form, "sync_enabled"),
         "record_type": blank_to_none(form.get("record_type")),
