@@ -27,7 +27,8 @@ def test_recruiting_team_runs_clockwork_from_the_browser(
     page.locator("summary", has_text="Clockwork").click()
     form = page.locator("form", has=page.locator("input[value=clockwork]"))
     creds = clockwork_credentials("alice")
-    form.get_by_label("Firm", exact=True).fill("bad firm!")  # refused on the field, before any ATS call
+    # Refused on the field, before any ATS call.
+    form.get_by_label("Firm", exact=True).fill("bad firm!")
     form.get_by_label("Api key").fill(creds["api_key"])
     form.get_by_label("Api secret").fill(creds["api_secret"])
     form.get_by_label("Firm service key").fill(creds["firm_service_key"])
