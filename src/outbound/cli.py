@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
 
+from outbound.logs import configure as configure_logs
 from outbound.settings import Settings
 
 app = typer.Typer(
@@ -105,20 +105,22 @@ def user_create(
 def serve(
     host: Annotated[str | None, typer.Option()] = None,
     port: Annotated[int | None, typer.Option()] = None,
-    worker: Annotated[bool, typer.Option(help="Run the sync worker in this process")] = True,
+    worker: Annotated[bool, typer.Option(help="Run the workers in this process")] = True,
 ) -> None:
-    """Serve the web app and REST API (and, by default, the sync worker)."""
+    """Serve the web app and REST API (and, by default, the sync and mail workers)."""
     import uvicorn
 
     from outbound.api.app import create_app
     from outbound.store.migrate import upgrade
 
     settings = _settings()
+    configure_logs(settings.log_format)
     upgrade(settings.resolved_database_url)
     uvicorn.run(
         create_app(settings, run_worker=worker),
         host=host or settings.host,
         port=port or settings.port,
+        log_config=None,  # uvicorn's lines go through our (JSON) handler too
         log_level="info",
     )
 
@@ -133,8 +135,8 @@ def worker_cmd(
     from outbound.store.db import Database
     from outbound.sync.worker import Worker
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     settings = _settings()
+    configure_logs(settings.log_format)
     db = Database(settings.resolved_database_url)
     w = Worker(db, settings)
 

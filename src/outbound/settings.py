@@ -33,6 +33,8 @@ class Settings(BaseSettings):
     crelate_base_url: str = "https://app.crelate.com/api3"
     clockwork_base_url: str = "https://api.clockworkrecruiting.com/v3.0"
     max_attempts: int = 12
+    # json (one object per line, for log collectors) or text.
+    log_format: str = "json"
     # Mail. public_url is where tracking, click and unsubscribe links point (behind a proxy:
     # the public https address). One sequence "day" is mail_day_seconds (the demo compresses it).
     public_url: str | None = None

@@ -143,7 +143,11 @@ class MailWorker:
     ) -> None:
         email = outbox.owned(session, email_id, self.worker_id)
         if email is None:
-            log.warning("email %s: lease lost before its outcome was written", email_id)
+            log.warning(
+                "email %s: lease lost before its outcome was written",
+                email_id,
+                extra={"email_id": email_id},
+            )
             return
         outcome(session, email)
 
@@ -225,7 +229,13 @@ class MailWorker:
             uid=item.uid,
             soft_bounce_limit=self.settings.soft_bounce_limit,
         )
-        log.info("mailbox %s: %s (%s)", mailbox_id, outcome.kind, outcome.detail)
+        log.info(
+            "mailbox %s: %s (%s)",
+            mailbox_id,
+            outcome.kind,
+            outcome.detail,
+            extra={"mailbox_id": mailbox_id, "enrollment_id": outcome.enrollment_id},
+        )
         if item.uid is not None:
             mb.imap_uidvalidity = uidvalidity
             mb.imap_last_uid = max(mb.imap_last_uid, item.uid)
@@ -257,7 +267,12 @@ def _poll_failed(session: Session, mailbox_id: int, exc: InboxError) -> None:
     mb = session.get(Mailbox, mailbox_id)
     if mb is None:
         return
-    log.warning("mailbox %s: cannot read replies: %s", mailbox_id, exc.message)
+    log.warning(
+        "mailbox %s: cannot read replies: %s",
+        mailbox_id,
+        exc.message,
+        extra={"mailbox_id": mailbox_id},
+    )
     if exc.auth:
         # Not reading replies means risking a follow-up to someone who answered: stop sending.
         mb.status = "failing"

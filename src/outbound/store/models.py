@@ -412,3 +412,26 @@ class Suppression(Base):
     email: Mapped[str] = mapped_column(String(320))
     reason: Mapped[str] = mapped_column(String(20))  # unsubscribed | bounced
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ConnectionLease(Base):
+    """Which worker serves an ATS connection: one at a time, so the connection's rate limit
+    holds across the whole fleet (see sync/claims.py)."""
+
+    __tablename__ = "connection_leases"
+    connection_id: Mapped[int] = mapped_column(
+        ForeignKey("ats_connections.id", ondelete="CASCADE"), primary_key=True
+    )
+    worker_id: Mapped[str] = mapped_column(String(100), index=True)
+    expires_at: Mapped[datetime]
+    # Over its fair share, a worker stops claiming for the connection and hands it back once
+    # its jobs in flight are done.
+    releasing: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class WorkerHeartbeat(Base):
+    """Live sync workers, so each can compute its fair share of connections."""
+
+    __tablename__ = "worker_heartbeats"
+    worker_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    seen_at: Mapped[datetime]

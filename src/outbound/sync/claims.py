@@ -22,19 +22,40 @@ The claim, as SQL (one builder serves both engines):
     RETURNING *
 
 On SQLite every transaction begins IMMEDIATE (store/db.py), so claims are serialised.
+
+One worker per ATS connection, fleet-wide: a worker only claims jobs of connections it holds a
+lease on (`connection_leases`), so each connection's pacing lives in exactly one process and
+its rate limit holds however many workers run. Each round a worker (`acquire_connections`):
+
+    -- say it is alive; renew what it holds
+    UPSERT worker_heartbeats (worker_id, seen_at = :now)
+    UPDATE connection_leases SET expires_at = :now + lease WHERE worker_id = :worker
+    -- its fair share: connections with open work / live workers (rounded up)
+    -- take free or expired leases up to that share (INSERT ... ON CONFLICT DO NOTHING;
+    -- UPDATE ... WHERE expires_at < :now re-checks the row under its lock on PostgreSQL)
+    -- over its share: mark leases `releasing` (no new claims), drop them once idle
+
+A dead worker's leases expire like its jobs' do, and another worker takes them over.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, exists, or_, select, update
+from sqlalchemy import and_, delete, distinct, exists, func, insert, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from outbound.store.db import Database
-from outbound.store.models import AtsConnection, SyncJob, utcnow
+from outbound.store.models import (
+    AtsConnection,
+    ConnectionLease,
+    SyncJob,
+    WorkerHeartbeat,
+    utcnow,
+)
 
 
 @dataclass(frozen=True)
@@ -62,7 +83,11 @@ def claim_statement(
     candidates = (
         select(SyncJob.id)
         .join(AtsConnection, AtsConnection.id == SyncJob.connection_id)
+        .join(ConnectionLease, ConnectionLease.connection_id == SyncJob.connection_id)
         .where(
+            ConnectionLease.worker_id == worker_id,
+            ConnectionLease.expires_at > now,
+            ConnectionLease.releasing.is_(False),
             AtsConnection.status == "active",
             or_(
                 and_(SyncJob.status == "pending", SyncJob.run_after <= now),
@@ -169,3 +194,142 @@ def retry_later(
     if not count_attempt:  # a 429 is the ATS pacing us, not a failure of this job
         job.attempts -= 1
     return True
+
+
+def _insert_ignore(session: Session, rows: list[dict[str, Any]]) -> None:
+    """INSERT ... ON CONFLICT DO NOTHING on both engines (a lost race is not an error)."""
+    if not rows:
+        return
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        session.execute(pg_insert(ConnectionLease).values(rows).on_conflict_do_nothing())
+    else:
+        session.execute(insert(ConnectionLease).prefix_with("OR IGNORE"), rows)
+
+
+def acquire_connections(
+    db: Database, worker_id: str, lease_seconds: int, busy: set[int]
+) -> set[int]:
+    """Renew, take and hand back connection leases; returns the connections this worker may
+    claim for. ``busy``: connections with jobs of this worker still in flight."""
+    now = utcnow()
+    until = now + timedelta(seconds=lease_seconds)
+    with db.session() as session:
+        beat = session.get(WorkerHeartbeat, worker_id)
+        if beat is None:
+            session.add(WorkerHeartbeat(worker_id=worker_id, seen_at=now))
+        else:
+            beat.seen_at = now
+        session.execute(
+            update(ConnectionLease)
+            .where(ConnectionLease.worker_id == worker_id)
+            .values(expires_at=until)
+            .execution_options(synchronize_session=False)
+        )
+        live = (
+            session.scalar(
+                select(func.count()).where(
+                    WorkerHeartbeat.seen_at > now - timedelta(seconds=lease_seconds)
+                )
+            )
+            or 1
+        )
+        with_work = set(
+            session.scalars(
+                select(distinct(SyncJob.connection_id))
+                .join(AtsConnection, AtsConnection.id == SyncJob.connection_id)
+                .where(
+                    AtsConnection.status == "active",
+                    SyncJob.status.in_(("pending", "running")),
+                )
+            )
+        )
+        share = max(1, math.ceil(len(with_work) / live))
+        held = dict(
+            session.execute(
+                select(ConnectionLease.connection_id, ConnectionLease.releasing).where(
+                    ConnectionLease.worker_id == worker_id
+                )
+            ).all()
+        )
+        # Hand back what has no work left, and what is over the share once it is idle.
+        keep = [c for c in held if c in with_work or c in busy]
+        over = max(0, len(keep) - share)
+        drop = {c for c in held if c not in keep}
+        for c in sorted(keep, key=lambda c: (c in busy, c))[:over]:
+            if c in busy:
+                session.execute(
+                    update(ConnectionLease)
+                    .where(ConnectionLease.connection_id == c)
+                    .values(releasing=True)
+                    .execution_options(synchronize_session=False)
+                )
+            else:
+                drop.add(c)
+        if drop:
+            session.execute(
+                delete(ConnectionLease)
+                .where(
+                    ConnectionLease.worker_id == worker_id,
+                    ConnectionLease.connection_id.in_(drop),
+                )
+                .execution_options(synchronize_session=False)
+            )
+        mine = set(keep) - drop
+        room = share - len(mine)
+        if room > 0:
+            # Expired leases of dead workers first, then connections nobody holds.
+            expired = session.scalars(
+                select(ConnectionLease.connection_id)
+                .where(
+                    ConnectionLease.expires_at < now,
+                    ConnectionLease.connection_id.in_(with_work),
+                )
+                .limit(room)
+            ).all()
+            for c in expired:
+                taken = getattr(
+                    session.execute(
+                        update(ConnectionLease)
+                        .where(ConnectionLease.connection_id == c, ConnectionLease.expires_at < now)
+                        .values(worker_id=worker_id, expires_at=until, releasing=False)
+                        .execution_options(synchronize_session=False)
+                    ),
+                    "rowcount",
+                    0,
+                )
+                if taken:
+                    mine.add(c)
+            room = share - len(mine)
+        if room > 0:
+            leased = set(session.scalars(select(ConnectionLease.connection_id)))
+            free = sorted(with_work - leased)[:room]
+            _insert_ignore(
+                session,
+                [
+                    {
+                        "connection_id": c,
+                        "worker_id": worker_id,
+                        "expires_at": until,
+                        "releasing": False,
+                    }
+                    for c in free
+                ],
+            )
+        return set(
+            session.scalars(
+                select(ConnectionLease.connection_id).where(
+                    ConnectionLease.worker_id == worker_id,
+                    ConnectionLease.releasing.is_(False),
+                )
+            )
+        )
+
+
+def release_all(db: Database, worker_id: str) -> None:
+    """A worker stopping cleanly hands its connections to the others at once."""
+    with db.session() as session:
+        session.execute(delete(ConnectionLease).where(ConnectionLease.worker_id == worker_id))
+        session.execute(delete(WorkerHeartbeat).where(WorkerHeartbeat.worker_id == worker_id))

@@ -90,6 +90,9 @@ class Worker:
         self.request_timeout = request_timeout
         self._runtimes: dict[int, ConnectionRuntime] = {}
         self._inflight: dict[int, asyncio.Task[None]] = {}
+        self._inflight_connection: dict[int, int] = {}
+        self._leased: set[int] = set()
+        self._leased_at = 0.0
         self._stop = asyncio.Event()
         self._healthy: dict[int, bool] = {}
         self.error_pause = 2.0
@@ -184,7 +187,12 @@ class Worker:
                     error=exc.message,
                 )
         except Exception as exc:  # a bug: keep the worker alive, show it on the contact
-            log.exception("job %s (%s) crashed", job.id, job.kind)
+            log.exception(
+                "job %s (%s) crashed",
+                job.id,
+                job.kind,
+                extra={"job_id": job.id, "job_kind": job.kind, "contact_id": job.contact_id},
+            )
             message = f"internal error: {type(exc).__name__}"
             outcome = partial(claims.fail, job_id=job.id, worker_id=self.worker_id, error=message)
             failure = (message, "sync_error")
@@ -226,7 +234,18 @@ class Worker:
 
     async def _show_failure(self, job: claims.ClaimedJob, message: str, code: str) -> None:
         log.warning(
-            "job %s (%s) for contact %s failed: %s", job.id, job.kind, job.contact_id, message
+            "job %s (%s) for contact %s failed: %s",
+            job.id,
+            job.kind,
+            job.contact_id,
+            message,
+            extra={
+                "job_id": job.id,
+                "job_kind": job.kind,
+                "contact_id": job.contact_id,
+                "enrollment_id": job.enrollment_id,
+                "connection_id": job.connection_id,
+            },
         )
         if job.kind == "import_list":
             await mark_failed(self.db, job.payload["import_id"], message)
@@ -237,10 +256,28 @@ class Worker:
         await asyncio.to_thread(st.mark_enrollment, self.db, job.enrollment_id, **changes)
 
     # -- the loop --------------------------------------------------------------------------
+    async def _refresh_leases(self) -> None:
+        """Which connections this worker serves (one worker per connection, fleet-wide);
+        refreshed about once a second, and at once while it serves none."""
+        interval = min(1.0, self.settings.lease_seconds / 6)
+        if self._leased and time.monotonic() - self._leased_at < interval:
+            return
+        self._leased = await asyncio.to_thread(
+            claims.acquire_connections,
+            self.db,
+            self.worker_id,
+            self.settings.lease_seconds,
+            set(self._inflight_connection.values()),
+        )
+        self._leased_at = time.monotonic()
+
     async def tick(self) -> int:
         """Claim what fits and start it; returns how many jobs were started."""
         free = self.settings.worker_concurrency - len(self._inflight)
         if free <= 0:
+            return 0
+        await self._refresh_leases()
+        if not self._leased:
             return 0
         jobs = await asyncio.to_thread(
             claims.claim,
@@ -256,12 +293,14 @@ class Worker:
             runtime = await self._runtime(job.connection_id, infos[job.connection_id])
             task = asyncio.create_task(self._run_job(job, runtime))
             self._inflight[job.id] = task
+            self._inflight_connection[job.id] = job.connection_id
             task.add_done_callback(self._forget(job.id))
         return len(jobs)
 
     def _forget(self, job_id: int) -> Any:
         def done(_task: asyncio.Task[None]) -> None:
             self._inflight.pop(job_id, None)
+            self._inflight_connection.pop(job_id, None)
 
         return done
 
@@ -298,6 +337,8 @@ class Worker:
         finally:
             if self._inflight:
                 await asyncio.wait(list(self._inflight.values()))
+            with contextlib.suppress(Exception):  # a database outage: the leases expire
+                await asyncio.to_thread(claims.release_all, self.db, self.worker_id)
             for runtime in self._runtimes.values():
                 await runtime.connector.aclose()
             self._runtimes.clear()
