@@ -18,6 +18,7 @@ from outbound.api.routes_mailbox import router as mailbox_router
 from outbound.api.routes_sequences import router as sequences_router
 from outbound.api.routes_team import router as team_router
 from outbound.api.routes_tracking import router as tracking_router
+from outbound.api.schemas import ERROR_RESPONSES
 from outbound.crypto import SecretBox
 from outbound.mail.worker import MailWorker
 from outbound.metrics import render
@@ -57,7 +58,7 @@ def create_app(
     app.state.box = SecretBox(settings.fernet_key)
     errors.install(app)
 
-    api = APIRouter(prefix="/api/v1")
+    api = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES)
     for router in (
         team_router,
         sequences_router,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Query
 
 from outbound.api.deps import CallerDep, SessionDep
-from outbound.api.schemas import ContactIn, ContactOut, ContactPatch
+from outbound.api.schemas import MAX_ID, ContactIn, ContactOut, ContactPatch, DbId
 from outbound.service import contacts
 
 router = APIRouter(tags=["contacts"])
@@ -16,7 +16,7 @@ def list_contacts(
     session: SessionDep,
     caller: CallerDep,
     limit: int = Query(100, ge=1, le=1000),
-    offset: int = Query(0, ge=0),
+    offset: int = Query(0, ge=0, le=MAX_ID),
     email: str | None = None,
 ) -> object:
     return contacts.list_contacts(session, caller, limit, offset, email)
@@ -28,17 +28,17 @@ def create_contact(body: ContactIn, session: SessionDep, caller: CallerDep) -> o
 
 
 @router.get("/contacts/{contact_id}", response_model=ContactOut)
-def get_contact(contact_id: int, session: SessionDep, caller: CallerDep) -> object:
+def get_contact(contact_id: DbId, session: SessionDep, caller: CallerDep) -> object:
     return contacts.get_contact(session, caller, contact_id)
 
 
 @router.patch("/contacts/{contact_id}", response_model=ContactOut)
 def patch_contact(
-    contact_id: int, body: ContactPatch, session: SessionDep, caller: CallerDep
+    contact_id: DbId, body: ContactPatch, session: SessionDep, caller: CallerDep
 ) -> object:
     return contacts.update_contact(session, caller, contact_id, body.model_dump(exclude_unset=True))
 
 
 @router.delete("/contacts/{contact_id}", status_code=204)
-def delete_contact(contact_id: int, session: SessionDep, caller: CallerDep) -> None:
+def delete_contact(contact_id: DbId, session: SessionDep, caller: CallerDep) -> None:
     contacts.delete_contact(session, caller, contact_id)

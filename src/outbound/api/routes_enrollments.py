@@ -10,8 +10,10 @@ from sqlalchemy import select
 from outbound.api.deps import BoxDep, CallerDep, DbDep, SessionDep, SettingsDep
 from outbound.api.routes_integration import call_ats
 from outbound.api.schemas import (
+    MAX_ID,
     BatchProgress,
     ContactOut,
+    DbId,
     EmailOut,
     EnrollIn,
     EnrollmentOut,
@@ -67,7 +69,7 @@ def _public_snapshot(snapshot: dict[str, object] | None) -> dict[str, object] | 
 
 @router.post("/sequences/{sequence_id}/contacts", response_model=EnrollResult, status_code=201)
 def add_contacts(
-    sequence_id: int, body: EnrollIn, session: SessionDep, caller: CallerDep
+    sequence_id: DbId, body: EnrollIn, session: SessionDep, caller: CallerDep
 ) -> object:
     result = enrollments.add_contacts(
         session, caller, sequence_id, [c.model_dump() for c in body.contacts]
@@ -77,12 +79,12 @@ def add_contacts(
 
 @router.get("/sequences/{sequence_id}/contacts", response_model=list[EnrollmentOut])
 def list_enrollments(
-    sequence_id: int,
+    sequence_id: DbId,
     session: SessionDep,
     caller: CallerDep,
     needs_attention: bool = False,
     limit: int = Query(100, ge=1, le=1000),
-    offset: int = Query(0, ge=0),
+    offset: int = Query(0, ge=0, le=MAX_ID),
 ) -> object:
     rows = enrollments.list_enrollments(
         session, caller, sequence_id, needs_attention, limit, offset
@@ -91,25 +93,25 @@ def list_enrollments(
 
 
 @router.get("/enrollments/{enrollment_id}", response_model=EnrollmentOut)
-def get_enrollment(enrollment_id: int, session: SessionDep, caller: CallerDep) -> object:
+def get_enrollment(enrollment_id: DbId, session: SessionDep, caller: CallerDep) -> object:
     e = enrollments.get_enrollment(session, caller, enrollment_id)
     return enrollment_out(e, get_contact(session, caller, e.contact_id))
 
 
 @router.delete("/enrollments/{enrollment_id}", status_code=204)
-def remove_enrollment(enrollment_id: int, session: SessionDep, caller: CallerDep) -> None:
+def remove_enrollment(enrollment_id: DbId, session: SessionDep, caller: CallerDep) -> None:
     enrollments.remove_enrollment(session, caller, enrollment_id)
 
 
 @router.post("/enrollments/{enrollment_id}/clear-error", response_model=EnrollmentOut)
-def clear_error(enrollment_id: int, session: SessionDep, caller: CallerDep) -> object:
+def clear_error(enrollment_id: DbId, session: SessionDep, caller: CallerDep) -> object:
     e = enrollments.clear_error(session, caller, enrollment_id)
     return enrollment_out(e, get_contact(session, caller, e.contact_id))
 
 
 @router.post("/enrollments/{enrollment_id}/resume", response_model=EnrollmentOut)
 def resume(
-    enrollment_id: int,
+    enrollment_id: DbId,
     body: ResumeIn,
     session: SessionDep,
     caller: CallerDep,
@@ -124,14 +126,14 @@ def resume(
 
 
 @router.get("/enrollments/{enrollment_id}/emails", response_model=list[EmailOut])
-def emails(enrollment_id: int, session: SessionDep, caller: CallerDep) -> object:
+def emails(enrollment_id: DbId, session: SessionDep, caller: CallerDep) -> object:
     """The emails of this contact's sequence: planned, sent, failed or of unknown fate."""
     return outreach.emails_of(session, caller, enrollment_id)
 
 
 @router.post("/enrollments/{enrollment_id}/sentiment", response_model=EnrollmentOut)
 def set_sentiment(
-    enrollment_id: int, body: SentimentIn, session: SessionDep, caller: CallerDep
+    enrollment_id: DbId, body: SentimentIn, session: SessionDep, caller: CallerDep
 ) -> object:
     e = enrollments.set_sentiment(session, caller, enrollment_id, body.sentiment)
     return enrollment_out(e, get_contact(session, caller, e.contact_id))
@@ -139,7 +141,7 @@ def set_sentiment(
 
 @router.post("/enrollments/{enrollment_id}/events", response_model=EventOut, status_code=201)
 def record_event(
-    enrollment_id: int, body: EventIn, session: SessionDep, caller: CallerDep
+    enrollment_id: DbId, body: EventIn, session: SessionDep, caller: CallerDep
 ) -> object:
     """Record an email event (the mail pipeline's entry point; also for external senders)."""
     e = enrollments.get_enrollment(session, caller, enrollment_id)
@@ -149,7 +151,7 @@ def record_event(
 
 
 @router.get("/enrollments/{enrollment_id}/timeline", response_model=list[TimelineEntry])
-def timeline(enrollment_id: int, session: SessionDep, caller: CallerDep) -> object:
+def timeline(enrollment_id: DbId, session: SessionDep, caller: CallerDep) -> object:
     """Every ATS call made for this contact, when, with what result."""
     e = enrollments.get_enrollment(session, caller, enrollment_id)
     return list(
@@ -161,7 +163,7 @@ def timeline(enrollment_id: int, session: SessionDep, caller: CallerDep) -> obje
 
 @router.get("/enrollments/{enrollment_id}/dry-run")
 def dry_run(
-    enrollment_id: int, db: DbDep, caller: CallerDep, box: BoxDep, settings: SettingsDep
+    enrollment_id: DbId, db: DbDep, caller: CallerDep, box: BoxDep, settings: SettingsDep
 ) -> dict[str, Any]:
     """What a sync of this contact would write to the ATS, without writing anything."""
     with db.session() as session:
@@ -182,7 +184,7 @@ def dry_run(
 
 
 @router.post("/sequences/{sequence_id}/resync", response_model=ResyncOut, status_code=202)
-def resync(sequence_id: int, body: ResyncIn, session: SessionDep, caller: CallerDep) -> object:
+def resync(sequence_id: DbId, body: ResyncIn, session: SessionDep, caller: CallerDep) -> object:
     batch_id, queued, skipped = enrollments.resync(
         session,
         caller,
@@ -201,11 +203,11 @@ def batch_progress(batch_id: str, session: SessionDep, caller: CallerDep) -> obj
 
 @router.post("/sequences/{sequence_id}/imports", response_model=ImportOut, status_code=202)
 def start_import(
-    sequence_id: int, body: ImportIn, session: SessionDep, caller: CallerDep
+    sequence_id: DbId, body: ImportIn, session: SessionDep, caller: CallerDep
 ) -> object:
     return imports.start_import(session, caller, sequence_id, body.list_id)
 
 
 @router.get("/imports/{import_id}", response_model=ImportOut)
-def get_import(import_id: int, session: SessionDep, caller: CallerDep) -> object:
+def get_import(import_id: DbId, session: SessionDep, caller: CallerDep) -> object:
     return imports.get_import(session, caller, import_id)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from outbound.api.deps import CallerDep, SessionDep
-from outbound.api.schemas import SequenceIn, SequenceOut, SequencePatch
+from outbound.api.schemas import DbId, SequenceIn, SequenceOut, SequencePatch
 from outbound.service import sequences
 from outbound.service.sequences import StepInput
 
@@ -26,13 +26,13 @@ def create_sequence(body: SequenceIn, session: SessionDep, caller: CallerDep) ->
 
 
 @router.get("/sequences/{sequence_id}", response_model=SequenceOut)
-def get_sequence(sequence_id: int, session: SessionDep, caller: CallerDep) -> object:
+def get_sequence(sequence_id: DbId, session: SessionDep, caller: CallerDep) -> object:
     return sequences.get_sequence(session, caller, sequence_id)
 
 
 @router.patch("/sequences/{sequence_id}", response_model=SequenceOut)
 def patch_sequence(
-    sequence_id: int, body: SequencePatch, session: SessionDep, caller: CallerDep
+    sequence_id: DbId, body: SequencePatch, session: SessionDep, caller: CallerDep
 ) -> object:
     steps = (
         None
@@ -45,5 +45,5 @@ def patch_sequence(
 
 
 @router.delete("/sequences/{sequence_id}", status_code=204)
-def delete_sequence(sequence_id: int, session: SessionDep, caller: CallerDep) -> None:
+def delete_sequence(sequence_id: DbId, session: SessionDep, caller: CallerDep) -> None:
     sequences.delete_sequence(session, caller, sequence_id)

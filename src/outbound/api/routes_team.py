@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from outbound.api.deps import CallerDep, SessionDep
-from outbound.api.schemas import UserCreated, UserIn, UserOut, UserPatch
+from outbound.api.schemas import DbId, UserCreated, UserIn, UserOut, UserPatch
 from outbound.service import accounts
 
 router = APIRouter(tags=["team"])
@@ -37,7 +37,7 @@ def add_user(body: UserIn, session: SessionDep, caller: CallerDep) -> object:
 
 
 @router.patch("/users/{user_id}", response_model=UserOut)
-def patch_user(user_id: int, body: UserPatch, session: SessionDep, caller: CallerDep) -> object:
+def patch_user(user_id: DbId, body: UserPatch, session: SessionDep, caller: CallerDep) -> object:
     group = body.group_name if "group_name" in body.model_fields_set else None
     if "group_name" in body.model_fields_set and body.group_name is None:
         group = ""
@@ -45,5 +45,5 @@ def patch_user(user_id: int, body: UserPatch, session: SessionDep, caller: Calle
 
 
 @router.delete("/users/{user_id}", status_code=204)
-def delete_user(user_id: int, session: SessionDep, caller: CallerDep) -> None:
+def delete_user(user_id: DbId, session: SessionDep, caller: CallerDep) -> None:
     accounts.remove_teammate(session, caller, user_id)

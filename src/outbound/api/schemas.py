@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
 
 from outbound.domain.templates import syntax_error
 
 RoleIn = Literal["owner", "manager", "recruiter"]
+# Row ids are 64-bit: anything else is refused at the edge, not by the database.
+MAX_ID = 2**63 - 1
+DbId = Annotated[int, Field(ge=1, le=MAX_ID)]
 SyncModeIn = Literal["off", "on_add", "on_reply", "on_interested"]
 RecordTypeIn = Literal["candidate", "client_contact", "lead_contact", "employee"]
 
@@ -70,7 +73,7 @@ class SequenceIn(Strict):
     name: str = Field(min_length=1, max_length=200)
     steps: list[StepIn] = Field(default_factory=list, max_length=50)
     sync: SequenceSyncIn = Field(default_factory=SequenceSyncIn)
-    owner_id: int | None = None
+    owner_id: DbId | None = None
 
 
 class SequencePatch(Strict):
@@ -301,7 +304,7 @@ class EventOut(BaseModel):
 
 
 class ResyncIn(Strict):
-    enrollment_ids: list[int] | None = Field(default=None, max_length=10_000)
+    enrollment_ids: list[DbId] | None = Field(default=None, max_length=10_000)
     backfill_activity: bool = False  # opt-in: also log emails from before the connection
     apply_current_settings: bool = False  # opt-in: update synced contacts' existing records
 
@@ -319,15 +322,19 @@ class BatchProgress(BaseModel):
     pending: int
 
 
+# Keys travel in HTTP headers: printable ASCII only (anything else is a paste error).
+KEY = r"^[\x21-\x7e]+$"
+
+
 class CrelateCredentials(Strict):
-    api_key: str = Field(min_length=1, max_length=200)
+    api_key: str = Field(min_length=1, max_length=200, pattern=KEY)
 
 
 class ClockworkCredentials(Strict):
     firm: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9-]+$")
-    api_key: str = Field(min_length=1, max_length=200)
-    api_secret: str = Field(min_length=1, max_length=200)
-    firm_service_key: str = Field(min_length=1, max_length=200)
+    api_key: str = Field(min_length=1, max_length=200, pattern=KEY)
+    api_secret: str = Field(min_length=1, max_length=200, pattern=KEY)
+    firm_service_key: str = Field(min_length=1, max_length=200, pattern=KEY)
 
 
 class ConnectCrelate(Strict):
@@ -380,7 +387,7 @@ class SettingsOut(BaseModel):
 
 
 class CloneIn(Strict):
-    user_ids: list[int] | None = None
+    user_ids: list[DbId] | None = Field(default=None, max_length=1000)
 
 
 class CloneCandidate(BaseModel):
@@ -425,3 +432,29 @@ class TimelineEntry(BaseModel):
 class NamedItem(BaseModel):
     id: str
     name: str
+
+
+class FieldError(BaseModel):
+    field: str
+    message: str
+
+
+class ErrorOut(BaseModel):
+    """Every 4xx: what went wrong, and the field to fix (e.g. ``contacts[3].email``)."""
+
+    detail: str
+    field: str | None = None
+    errors: list[FieldError] | None = None
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorOut, "description": text}
+    for status, text in (
+        (400, "Refused (e.g. the ATS or mail server rejected what was given)"),
+        (401, "Missing or invalid API token"),
+        (403, "Not allowed for your role"),
+        (404, "Not found in your team"),
+        (409, "Conflicts with existing data"),
+        (422, "Invalid input: `field` names what to fix"),
+    )
+}
