@@ -288,7 +288,13 @@ class Worker:
         )
         if not jobs:
             return 0
-        infos = await asyncio.to_thread(self._load_connections, {j.connection_id for j in jobs})
+        try:
+            infos = await asyncio.to_thread(self._load_connections, {j.connection_id for j in jobs})
+        except Exception:
+            # E.g. credentials this key cannot decrypt: hand the jobs back at once rather than
+            # leave them "running" until their lease runs out.
+            await asyncio.to_thread(self._give_back, jobs)
+            raise
         for job in jobs:
             runtime = await self._runtime(job.connection_id, infos[job.connection_id])
             task = asyncio.create_task(self._run_job(job, runtime))
@@ -296,6 +302,18 @@ class Worker:
             self._inflight_connection[job.id] = job.connection_id
             task.add_done_callback(self._forget(job.id))
         return len(jobs)
+
+    def _give_back(self, jobs: list[claims.ClaimedJob]) -> None:
+        with self.db.session() as session:
+            for job in jobs:
+                claims.retry_later(
+                    session,
+                    job.id,
+                    self.worker_id,
+                    self.error_pause,
+                    "not started",
+                    count_attempt=False,
+                )
 
     def _forget(self, job_id: int) -> Any:
         def done(_task: asyncio.Task[None]) -> None:
@@ -317,14 +335,17 @@ class Worker:
                     await asyncio.sleep(self.error_pause)
                     continue
                 if time.monotonic() - last_beat > self.settings.lease_seconds / 3:
-                    await asyncio.to_thread(
-                        claims.heartbeat,
-                        self.db,
-                        self.worker_id,
-                        list(self._inflight),
-                        self.settings.lease_seconds,
-                    )
-                    last_beat = time.monotonic()
+                    try:
+                        await asyncio.to_thread(
+                            claims.heartbeat,
+                            self.db,
+                            self.worker_id,
+                            list(self._inflight),
+                            self.settings.lease_seconds,
+                        )
+                        last_beat = time.monotonic()
+                    except Exception:  # the database is away: try again next round
+                        log.exception("heartbeat failed; retrying")
                 if started == 0:
                     waiters = list(self._inflight.values())
                     if waiters:
@@ -363,8 +384,13 @@ class Worker:
         try:
             while time.monotonic() < deadline:
                 await asyncio.sleep(0.1)
-                if not self._inflight and await asyncio.to_thread(self.open_job_count) == 0:
-                    return
+                if self._inflight:
+                    continue
+                try:
+                    if await asyncio.to_thread(self.open_job_count) == 0:
+                        return
+                except Exception:  # the database is away: not idle, keep waiting
+                    log.exception("cannot count open work; retrying")
             raise TimeoutError(f"sync work still open after {timeout}s")
         finally:
             self.stop()

@@ -3,11 +3,12 @@ with plain-language errors, timeline, sentiment, resync and import with live pro
 
 from __future__ import annotations
 
+import html
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
@@ -39,10 +40,13 @@ def sequence_list(request: Request, db: DbDep) -> Response:
     with db.session() as session:
         caller, user = current_caller(request, session)
         rows = sequences.list_sequences(session, caller)
-        counts = {
-            seq.id: len(enrollments.list_enrollments(session, caller, seq.id, limit=1000))
-            for seq in rows
-        }
+        counts = dict(
+            session.execute(
+                select(Enrollment.sequence_id, func.count(Enrollment.id))
+                .where(Enrollment.team_id == caller.team_id)
+                .group_by(Enrollment.sequence_id)
+            ).all()
+        )
         return page(
             request, "sequences.html", user=user, nav="sequences", sequences=rows, counts=counts
         )
@@ -382,7 +386,7 @@ async def sentiment(eid: int, request: Request, db: DbDep) -> Response:
     with db.session() as session:
         caller, _ = current_caller(request, session)
         if value not in ("interested", "not_interested"):
-            return HTMLResponse("sentiment must be interested or not_interested", 422)
+            return _alert("Sentiment must be interested or not interested.", 422)
         enrollments.set_sentiment(session, caller, eid, value)
         return _row_response(request, session, caller, eid)
 
@@ -395,7 +399,7 @@ def resync_one(eid: int, request: Request, db: DbDep) -> Response:
         try:
             enrollments.resync(session, caller, e.sequence_id, [eid])
         except ServiceError as exc:
-            return HTMLResponse(f'<tr><td colspan="6" class="error">{exc.message}</td></tr>', 422)
+            return _alert(exc.message, 422, row=True)
         return _row_response(request, session, caller, eid)
 
 
@@ -436,6 +440,12 @@ def timeline(eid: int, request: Request, db: DbDep) -> Response:
         )
 
 
+def _alert(message: str, status: int, row: bool = False) -> HTMLResponse:
+    """An error fragment for an htmx swap (escaped: messages can quote what was sent)."""
+    text = f'<p class="error" role="alert">{html.escape(message)}</p>'
+    return HTMLResponse(f'<tr><td colspan="5">{text}</td></tr>' if row else text, status)
+
+
 # -- bulk work with live progress --------------------------------------------------------
 @router.post("/sequences/{sequence_id}/resync", dependencies=CSRF)
 def resync_all(sequence_id: int, request: Request, db: DbDep) -> Response:
@@ -444,7 +454,7 @@ def resync_all(sequence_id: int, request: Request, db: DbDep) -> Response:
         try:
             batch, queued, skipped = enrollments.resync(session, caller, sequence_id, None)
         except ServiceError as exc:
-            return HTMLResponse(f'<p class="error" role="alert">{exc.message}</p>')
+            return _alert(exc.message, 200)
     if queued == 0:
         return HTMLResponse(
             f'<p role="status">Nothing to resync: {skipped} contact(s) already synced.</p>'
@@ -482,11 +492,11 @@ async def start_import(sequence_id: int, request: Request, db: DbDep) -> Respons
     with db.session() as session:
         caller, _ = current_caller(request, session)
         if not list_id:
-            return HTMLResponse('<p class="error" role="alert">Pick a list to import.</p>', 422)
+            return _alert("Pick a list to import.", 422)
         try:
             run = imports.start_import(session, caller, sequence_id, list_id)
         except ServiceError as exc:
-            return HTMLResponse(f'<p class="error" role="alert">{exc.message}</p>', 422)
+            return _alert(exc.message, 422)
         run_id = run.id
     return import_progress(run_id, request, db)
 

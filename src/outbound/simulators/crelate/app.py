@@ -464,6 +464,24 @@ def create_crelate_app(
     async def keys() -> list[dict[str, Any]]:
         return store().users
 
+    @api.post("/_admin/users")
+    async def add_users(request: Request) -> list[dict[str, Any]]:
+        """Load tests: add `count` users, each with an API key of its own."""
+        count = int((await request.json()).get("count", 1))
+        users = store().users
+        added = []
+        for _ in range(count):
+            n = len(users) + 1
+            user = {
+                "Id": new_id(),
+                "Name": f"Load User {n}",
+                "Email": f"load{n}@acme-staffing.test",
+                "ApiKey": f"loadkey{n:06d}" + "0" * 12,
+            }
+            users.append(user)
+            added.append(user)
+        return added
+
     harness.state = state  # type: ignore[attr-defined]
     if state_file is not None:
         harness.on_shutdown = lambda: save_state(state_file, state)

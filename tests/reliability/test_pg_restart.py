@@ -1,0 +1,59 @@
+"""PostgreSQL restarts in the middle of a sync run: the worker rides it out (its connections die
+under it), and afterwards every contact is synced exactly once — nothing lost, nothing twice."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from outbound.settings import Settings
+from tests.conftest import Sim, Team
+from tests.reliability.test_crash import worker_env
+from tests.reliability.test_faults import SIZE, check_all_synced, enroll_everyone
+from tests.test_sync_crelate import CRELATE_KEYS
+
+PG_DIR = os.environ.get("OUTBOUND_TEST_PG_DIR")
+PG_TEMP = Path(__file__).resolve().parents[2] / "scripts" / "pg-temp"
+
+
+@pytest.mark.skipif(not PG_DIR, reason="needs the throw-away PostgreSQL of scripts/test")
+def test_worker_survives_a_postgresql_restart_mid_run(
+    team: Team, crelate: Sim, settings: Settings
+) -> None:
+    assert PG_DIR is not None
+    team.call(
+        "PUT",
+        "/connection",
+        json={"provider": "crelate", "credentials": {"api_key": CRELATE_KEYS["alice"]}},
+    )
+    job_id = crelate.records("jobs")[0]["Id"]
+    ids = enroll_everyone(team, job_id)
+    team.seq_id = team.call("GET", "/sequences").json()[0]["id"]  # type: ignore[attr-defined]
+    baseline = len(crelate.records("contacts"))
+    crelate.faults(latency_ms=5, latency_jitter_ms=10, seed=5)  # a run long enough to hit
+
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "outbound.cli", "worker", "--until-idle", "--no-mail"],
+        env={**worker_env(settings), "OUTBOUND_LOG_FORMAT": "text"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    time.sleep(2.0)
+    assert worker.poll() is None, "the run ended before the restart"
+    subprocess.run([str(PG_TEMP), "restart", PG_DIR], check=True, timeout=60)
+    _, err = worker.communicate(timeout=600)
+    assert worker.returncode == 0, err.decode()[-3000:]
+    # The restart really hit the worker: it lost its database connections and carried on.
+    assert b"retrying" in err or b"OperationalError" in err, err.decode()[-3000:]
+
+    check_all_synced(team, ids)
+    assert crelate.duplicates() == 0
+    assert len(crelate.records("contacts")) == baseline + SIZE
+    acts = crelate.records("activities")
+    assert len(acts) == SIZE + len(ids[::3])
+    assert len({a["HTML"] for a in acts}) == len(acts)
