@@ -71,7 +71,12 @@ class ClaimedJob:
 
 
 def claim_statement(
-    db: Database, worker_id: str, now: datetime, lease: timedelta, limit: int
+    db: Database,
+    worker_id: str,
+    now: datetime,
+    lease: timedelta,
+    limit: int,
+    connection_id: int | None = None,
 ) -> Any:
     earlier = aliased(SyncJob)
     predecessor_open = exists().where(
@@ -94,6 +99,7 @@ def claim_statement(
                 and_(SyncJob.status == "running", SyncJob.lease_expires_at < now),
             ),
             ~predecessor_open,
+            *([SyncJob.connection_id == connection_id] if connection_id is not None else []),
         )
         .order_by(SyncJob.id)
         .limit(limit)
@@ -123,11 +129,30 @@ def claim_statement(
     )
 
 
-def claim(db: Database, worker_id: str, limit: int, lease_seconds: int) -> list[ClaimedJob]:
+def claim(
+    db: Database,
+    worker_id: str,
+    limit: int,
+    lease_seconds: int,
+    per_connection: dict[int, int] | None = None,
+) -> list[ClaimedJob]:
+    """Claim up to ``limit`` jobs. With ``per_connection`` ({connection: at most}), the claim
+    goes connection by connection, so one busy connection's backlog cannot take every slot
+    while it waits on its own pacing (the others idle)."""
+    now = utcnow()
+    lease = timedelta(seconds=lease_seconds)
     with db.session() as session:
-        rows = session.execute(
-            claim_statement(db, worker_id, utcnow(), timedelta(seconds=lease_seconds), limit)
-        ).all()
+        if per_connection is None:
+            rows = session.execute(claim_statement(db, worker_id, now, lease, limit)).all()
+        else:
+            rows = []
+            for connection_id, cap in per_connection.items():
+                room = min(cap, limit - len(rows))
+                if room <= 0:
+                    continue
+                rows += session.execute(
+                    claim_statement(db, worker_id, now, lease, room, connection_id)
+                ).all()
         return sorted((ClaimedJob(*row) for row in rows), key=lambda j: j.id)
 
 

@@ -8,6 +8,7 @@ import contextlib
 import contextvars
 import hashlib
 import logging
+import math
 import os
 import random
 import socket
@@ -93,6 +94,7 @@ class Worker:
         self._inflight_connection: dict[int, int] = {}
         self._leased: set[int] = set()
         self._leased_at = 0.0
+        self._rotation = 0
         self._stop = asyncio.Event()
         self._healthy: dict[int, bool] = {}
         self.error_pause = 2.0
@@ -285,6 +287,7 @@ class Worker:
             self.worker_id,
             min(free, self.settings.worker_batch_size),
             self.settings.lease_seconds,
+            self._claim_plan(),
         )
         if not jobs:
             return 0
@@ -302,6 +305,29 @@ class Worker:
             self._inflight_connection[job.id] = job.connection_id
             task.add_done_callback(self._forget(job.id))
         return len(jobs)
+
+    def _claim_plan(self) -> dict[int, int]:
+        """How many more jobs each served connection may have in flight: about a second of
+        its pacing (unpaced: the whole batch), starting from a different one each round."""
+        rates = {
+            "crelate": self.settings.crelate_rate_per_second,
+            "clockwork": self.settings.clockwork_rate_per_second,
+        }
+        in_flight: dict[int, int] = {}
+        for connection_id in self._inflight_connection.values():
+            in_flight[connection_id] = in_flight.get(connection_id, 0) + 1
+        order = sorted(self._leased)
+        if order:
+            self._rotation = (self._rotation + 1) % len(order)
+            order = order[self._rotation :] + order[: self._rotation]
+        plan = {}
+        for connection_id in order:
+            runtime = self._runtimes.get(connection_id)
+            # Not met yet: its provider is unknown until its first job loads it.
+            rate = rates[runtime.connector.provider] if runtime else max(rates.values())
+            cap = max(2, math.ceil(rate)) if rate > 0 else self.settings.worker_batch_size
+            plan[connection_id] = max(0, cap - in_flight.get(connection_id, 0))
+        return plan
 
     def _give_back(self, jobs: list[claims.ClaimedJob]) -> None:
         with self.db.session() as session:
