@@ -114,8 +114,13 @@ def test_replies_are_read_once_across_restarts(
     connect_mailbox(team, smtp_sink, imap_user)
     seq = sequence(team)
     (eid,) = add(team, seq, ada(1))
-    run_until(mail_worker, lambda: len(smtp_sink.messages) == 1)
-    imap_user.deliver(reply_to(smtp_sink.messages[0], "Yes please"))
+    run_until(mail_worker, lambda: len(smtp_sink.messages) == 2)
+    # A copy of our own follow-up in the inbox (BCC to self) names step 1 in In-Reply-To,
+    # but it is not the contact's reply.
+    imap_user.deliver(smtp_sink.messages[1].as_bytes())
+    tick(mail_worker)
+    assert enrollment(team, eid)["status"] == "messaged"
+    imap_user.deliver(reply_to(smtp_sink.messages[1], "Yes please"))
     run_until(mail_worker, lambda: enrollment(team, eid)["status"] == "replied")
     # A new worker (a restart) reads on from the stored UID: nothing is handled twice.
     restarted = MailWorker(db, mail_settings)
@@ -126,4 +131,4 @@ def test_replies_are_read_once_across_restarts(
         )
         inbound = session.scalar(select(func.count(InboundMessage.id)))
         last_uid = session.scalar(select(Mailbox.imap_last_uid))
-    assert (replies, inbound, last_uid) == (1, 1, 1)
+    assert (replies, inbound, last_uid) == (1, 2, 2)

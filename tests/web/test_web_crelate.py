@@ -96,6 +96,8 @@ def test_recruiting_team_runs_crelate_from_the_browser(
 
     # The Syncing tab warns that changes apply to contacts added afterwards.
     go(page, "Sequences")
+    expect(page.get_by_role("row", name=re.compile("Staff engineers"))).to_contain_text("1")
+    shots(page, "sequences")
     page.get_by_role("link", name="Staff engineers").click()
     page.get_by_role("link", name="Syncing").click()
     expect(page.get_by_role("note")).to_contain_text("only to contacts added")

@@ -135,6 +135,24 @@ def ingest(
         return Outcome("duplicate", None, "already handled")
     verdict = classify(msg)
     sender = parseaddr(_header(msg, "From"))[1].lower()
+    own = sender == mailbox.email.lower() or _our_email(session, mailbox, [key]) is not None
+    if own and verdict.kind != "bounce":
+        # A copy of our own email (BCC to self, a client filing sent mail in the inbox): its
+        # threading headers name our earlier step, but it is nobody's reply.
+        outcome = Outcome("own", None, "a copy of our own email")
+        session.add(
+            InboundMessage(
+                mailbox_id=mailbox.id,
+                dedup_key=key,
+                uid=uid,
+                from_address=sender[:320] or None,
+                subject=_header(msg, "Subject")[:2000],
+                kind="own",
+                detail=outcome.detail,
+                received_at=now,
+            )
+        )
+        return outcome
     if verdict.kind == "bounce":
         ours = _our_email(session, mailbox, [verdict.original_message_id or ""])
         ours = ours or _by_address(session, mailbox, _failed_recipient(msg))
