@@ -73,3 +73,22 @@ def test_three_workers_keep_each_connections_rate_limit_and_share_the_work(
     assert len([w for w, n in by_worker.items() if w and n]) >= 2  # the work was shared
     assert leases_left == 0  # stopped workers hand their connections back
     assert len(crelate.records("contacts")) >= 2 * PER_CONNECTION
+
+
+def test_a_lease_back_within_the_share_is_served_again(
+    team: Team, crelate: Sim, db: Database, settings: Settings
+) -> None:
+    """A connection a worker began to hand back (it was over its share) must be served again
+    once it is within the share: otherwise nobody claims its jobs and they wait forever."""
+    from outbound.sync import claims
+
+    connect(team, "owner", "alice")
+    add(team, make_sequence(team), person(1))
+    held = claims.acquire_connections(db, "w-a", 30, busy=set())
+    (connection_id,) = held
+    with db.session() as session:  # as if it had been over the share while busy
+        lease = session.get(ConnectionLease, connection_id)
+        assert lease is not None
+        lease.releasing = True
+    assert claims.acquire_connections(db, "w-a", 30, busy=set()) == {connection_id}
+    assert claims.claim(db, "w-a", 10, 30, {connection_id: 10})  # its jobs are claimable

@@ -279,20 +279,17 @@ def acquire_connections(
                 )
             ).all()
         )
-        # Hand back what has no work left, and what is over the share once it is idle.
+        # Hand back what has no work left, and what is over the share (once it is idle);
+        # what is within the share is served, even if it was being handed back before.
         keep = [c for c in held if c in with_work or c in busy]
         over = max(0, len(keep) - share)
         drop = {c for c in held if c not in keep}
-        for c in sorted(keep, key=lambda c: (c in busy, c))[:over]:
-            if c in busy:
-                session.execute(
-                    update(ConnectionLease)
-                    .where(ConnectionLease.connection_id == c)
-                    .values(releasing=True)
-                    .execution_options(synchronize_session=False)
-                )
-            else:
-                drop.add(c)
+        give_up = sorted(keep, key=lambda c: (c in busy, c))[:over]
+        drop |= {c for c in give_up if c not in busy}
+        _mark_releasing(session, worker_id, {c for c in give_up if c in busy}, True)
+        _mark_releasing(
+            session, worker_id, {c for c in keep if c not in give_up and held[c]}, False
+        )
         if drop:
             session.execute(
                 delete(ConnectionLease)
@@ -350,6 +347,16 @@ def acquire_connections(
                     ConnectionLease.releasing.is_(False),
                 )
             )
+        )
+
+
+def _mark_releasing(session: Session, worker_id: str, ids: set[int], releasing: bool) -> None:
+    if ids:
+        session.execute(
+            update(ConnectionLease)
+            .where(ConnectionLease.worker_id == worker_id, ConnectionLease.connection_id.in_(ids))
+            .values(releasing=releasing)
+            .execution_options(synchronize_session=False)
         )
 
 
