@@ -132,3 +132,32 @@ def test_replies_are_read_once_across_restarts(
         inbound = session.scalar(select(func.count(InboundMessage.id)))
         last_uid = session.scalar(select(Mailbox.imap_last_uid))
     assert (replies, inbound, last_uid) == (1, 2, 2)
+
+
+def test_two_workers_never_read_one_mailbox_at_once(
+    team: Team,
+    smtp_sink: SmtpSink,
+    imap_user: ImapUser,
+    mail_worker: MailWorker,
+    db: Any,
+    mail_settings: Any,
+) -> None:
+    import asyncio
+
+    connect_mailbox(team, smtp_sink, imap_user)
+    (eid,) = add(team, sequence(team), ada(1))
+    run_until(mail_worker, lambda: len(smtp_sink.messages) == 1)
+    imap_user.deliver(reply_to(smtp_sink.messages[0], "Happy to talk"))
+    other = MailWorker(db, mail_settings)
+    with db.session() as session:
+        mailbox_id = session.scalar(select(Mailbox.id))
+
+    async def both() -> list[int]:
+        return list(await asyncio.gather(mail_worker.poll(mailbox_id), other.poll(mailbox_id)))
+
+    read = asyncio.run(both())
+    assert sorted(read) == [0, 1]  # one read it, the other stood back
+    assert enrollment(team, eid)["status"] == "replied"
+    tick(other)  # and the lease is given back after the read
+    with db.session() as session:
+        assert session.scalar(select(Mailbox.poll_lease_until)) is None

@@ -19,7 +19,7 @@ from datetime import timedelta
 from functools import partial
 from typing import Any, TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from outbound.crypto import SecretBox
@@ -190,9 +190,31 @@ class MailWorker:
             handled += await self.poll(mailbox_id)
         return handled
 
+    def _take_poll_lease(self, session: Session, mailbox_id: int) -> bool:
+        """One reader per mailbox across the fleet (a dead reader's lease simply expires)."""
+        now = utcnow()
+        taken = session.execute(
+            update(Mailbox)
+            .where(
+                Mailbox.id == mailbox_id,
+                or_(Mailbox.poll_lease_until.is_(None), Mailbox.poll_lease_until < now),
+            )
+            .values(poll_lease_until=now + self.lease)
+            .execution_options(synchronize_session=False)
+        )
+        return bool(getattr(taken, "rowcount", 0))
+
     async def poll(self, mailbox_id: int) -> int:
         """Read what is new in one mailbox; each message's effects and the new position commit
         together, so a restart resumes exactly after the last message handled."""
+        if not await self._db(self._take_poll_lease, mailbox_id):
+            return 0  # another worker is reading it right now
+        try:
+            return await self._poll(mailbox_id)
+        finally:
+            await self._db(_end_poll_lease, mailbox_id)
+
+    async def _poll(self, mailbox_id: int) -> int:
 
         def load(session: Session) -> tuple[Mailbox, dict[str, Any]]:
             mb = session.get(Mailbox, mailbox_id)
@@ -250,6 +272,15 @@ class MailWorker:
                 log.exception("mail worker error; retrying")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stop.wait(), interval)
+
+
+def _end_poll_lease(session: Session, mailbox_id: int) -> None:
+    session.execute(
+        update(Mailbox)
+        .where(Mailbox.id == mailbox_id)
+        .values(poll_lease_until=None)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def _polled_ok(session: Session, mailbox_id: int, uidvalidity: int | None) -> None:

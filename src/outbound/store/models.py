@@ -340,6 +340,8 @@ class Mailbox(Base):
     imap_uidvalidity: Mapped[int | None] = mapped_column(BigInteger)
     imap_last_uid: Mapped[int] = mapped_column(BigInteger, default=0)
     last_polled_at: Mapped[datetime | None]
+    # One worker reads a mailbox at a time: it holds this lease while it polls.
+    poll_lease_until: Mapped[datetime | None]
     # Sends are spread: the earliest moment the next one may be planned.
     next_slot_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

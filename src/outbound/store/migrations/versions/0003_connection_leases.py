@@ -1,4 +1,5 @@
-"""connection leases and worker heartbeats: one worker per ATS connection across the fleet
+"""connection leases, worker heartbeats and mailbox poll leases: one worker per ATS connection
+and per mailbox across the fleet
 
 Revision ID: 0003
 Revises: 0002
@@ -36,9 +37,17 @@ def upgrade() -> None:
         sa.Column("seen_at", outbound.store.models.UtcDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("worker_id"),
     )
+    with op.batch_alter_table("mailboxes") as batch_op:
+        batch_op.add_column(
+            sa.Column(
+                "poll_lease_until", outbound.store.models.UtcDateTime(timezone=True), nullable=True
+            )
+        )
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("mailboxes") as batch_op:
+        batch_op.drop_column("poll_lease_until")
     op.drop_table("worker_heartbeats")
     op.drop_index("ix_connection_leases_worker_id", table_name="connection_leases")
     op.drop_table("connection_leases")
