@@ -243,6 +243,8 @@ class SyncJob(Base):
     __table_args__ = (
         Index("ix_sync_jobs_claim", "status", "run_after"),
         Index("ix_sync_jobs_order", "contact_id", "connection_id", "id"),
+        # The claim goes connection by connection (claims.py).
+        Index("ix_sync_jobs_connection", "connection_id", "status", "id"),
     )
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"))

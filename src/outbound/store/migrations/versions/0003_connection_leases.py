@@ -37,6 +37,9 @@ def upgrade() -> None:
         sa.Column("seen_at", outbound.store.models.UtcDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("worker_id"),
     )
+    op.create_index(
+        "ix_sync_jobs_connection", "sync_jobs", ["connection_id", "status", "id"], unique=False
+    )
     with op.batch_alter_table("mailboxes") as batch_op:
         batch_op.add_column(
             sa.Column(
@@ -46,6 +49,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_index("ix_sync_jobs_connection", table_name="sync_jobs")
     with op.batch_alter_table("mailboxes") as batch_op:
         batch_op.drop_column("poll_lease_until")
     op.drop_table("worker_heartbeats")
