@@ -90,6 +90,21 @@ def test_demo_sends_mail_reads_replies_syncs_both_atss_and_stops_cleanly(
         )
         assert sent[0]["subject"].startswith("Re: Quick question")
         assert "Sent mail" in httpx.get(base + "/demo/mail").text
+        # The web app: the owner signs in with the printed password and sees the team.
+        with httpx.Client(base_url=base) as web:
+            form = web.get("/login").text
+            csrf = form.split('name="csrf_token" value="')[1].split('"')[0]
+            signed_in = web.post(
+                "/login",
+                data={
+                    "email": signins["owner"]["email"],
+                    "password": signins["owner"]["password"],
+                    "csrf_token": csrf,
+                },
+                follow_redirects=True,
+            )
+            assert "Sync health" in signed_in.text and "Sent mail (demo)" in signed_in.text
+            assert "Exists in Crelate" in web.get("/sequences/1").text
         wait_for(
             lambda: any(
                 "Email sent" in a["Subject"] for a in httpx.get(crelate + "/activities").json()

@@ -34,6 +34,7 @@ from outbound.simulators.server import ServerThread
 from outbound.store.db import Database
 from outbound.store.migrate import upgrade
 from outbound.store.models import Team
+from outbound.web.render import templates
 from outbound.web.session import hash_password
 
 DAY_SECONDS = 20.0  # compressed clock: a step "3 days later" goes out a minute later
@@ -322,6 +323,7 @@ def run_demo(data_dir: Path, port: int, reset: bool, contacts: int = 300) -> Non
     )
     app = create_app(settings, db, run_worker=True)
     app.include_router(viewer_router(sink_dir(data_dir)))
+    templates.env.globals["demo"] = True  # the navigation links the sent-mail page
     try:
         uvicorn.run(
             app,

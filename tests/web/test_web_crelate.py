@@ -171,6 +171,13 @@ def test_recruiting_team_runs_crelate_from_the_browser(
     # And the ATS really holds one record per person (nothing duplicated by the browser).
     assert crelate.duplicates() == 0
 
+    # Signing out ends the session: pages send you back to sign in.
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.get_by_role("button", name="Sign out").click()
+    expect(page).to_have_url(re.compile(r"/login$"))
+    page.goto(live.url + "/sequences")
+    expect(page).to_have_url(re.compile(r"/login$"))
+
 
 def test_mailbox_form_shows_field_errors_and_keeps_input(
     page: Page, live: LiveTeam, shots: Shots

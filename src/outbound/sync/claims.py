@@ -45,7 +45,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, distinct, exists, func, insert, or_, select, update
+from sqlalchemy import and_, delete, exists, func, insert, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from outbound.store.db import Database
@@ -263,7 +263,8 @@ def acquire_connections(
         )
         with_work = set(
             session.scalars(
-                select(distinct(SyncJob.connection_id))
+                select(SyncJob.connection_id)
+                .distinct()
                 .join(AtsConnection, AtsConnection.id == SyncJob.connection_id)
                 .where(
                     AtsConnection.status == "active",
