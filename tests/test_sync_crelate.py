@@ -559,3 +559,30 @@ def test_worker_survives_credentials_it_cannot_decrypt(
 
     run_worker(db, settings)  # with the right key the same work completes
     assert enrollment(team, eid)["sync_state"] == "synced"
+
+
+def test_database_outage_inside_a_job_is_retried_not_shown_on_the_contact(
+    team: Team, crelate: Sim, work: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sqlalchemy.exc import OperationalError
+
+    from outbound.sync import handlers
+
+    connect(team)
+    (eid,) = add(team, make_sequence(team), person(1))
+    real = handlers.HANDLERS["sync_contact"]
+    calls = {"n": 0}
+
+    async def database_drops_once(run: Any) -> None:
+        calls["n"] += 1
+        if calls["n"] == 1:  # as when PostgreSQL restarts under the worker
+            raise OperationalError(
+                "UPDATE ats_links", {}, Exception("server closed the connection")
+            )
+        await real(run)
+
+    monkeypatch.setitem(handlers.HANDLERS, "sync_contact", database_drops_once)
+    work()
+    got = enrollment(team, eid)
+    assert (got["sync_state"], got["error_code"], calls["n"]) == ("synced", None, 2)
+    assert len(ats_contacts(crelate, "cand1@talent.example.com")) == 1

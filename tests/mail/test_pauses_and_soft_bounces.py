@@ -56,7 +56,9 @@ def test_third_soft_bounce_in_a_row_counts_as_hard(
     team: Team, smtp_sink: SmtpSink, imap_user: ImapUser, mail_worker: MailWorker
 ) -> None:
     connect_mailbox(team, smtp_sink, imap_user)
-    (eid,) = add(team, sequence(team, STEPS), ada(1))
+    # Step 2 is 50 "days" (10 s) later: not due while the bounces come in.
+    steps = [STEPS[0], {**STEPS[1], "delay_days": 50}]
+    (eid,) = add(team, sequence(team, steps), ada(1))
     run_until(mail_worker, lambda: len(smtp_sink.messages) == 1)
     template = (CORPUS / "bounce-soft-postfix-mailbox-full.eml").read_text()
     for n in range(3):

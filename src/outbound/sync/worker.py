@@ -19,6 +19,7 @@ from functools import partial
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from outbound.connectors.base import (
@@ -188,6 +189,24 @@ class Worker:
                     delay_seconds=delay,
                     error=exc.message,
                 )
+        except DBAPIError as exc:
+            # Our database went away mid-job (a restart, a failover): not the job's fault and
+            # not the contact's. Retry it; the handlers are safe to re-run (they ask the ATS
+            # before writing again).
+            log.warning(
+                "job %s (%s): database unavailable, will retry",
+                job.id,
+                job.kind,
+                extra={"job_id": job.id, "job_kind": job.kind, "contact_id": job.contact_id},
+            )
+            outcome = partial(
+                claims.retry_later,
+                job_id=job.id,
+                worker_id=self.worker_id,
+                delay_seconds=self.error_pause,
+                error=f"database unavailable ({type(exc).__name__})",
+                count_attempt=False,
+            )
         except Exception as exc:  # a bug: keep the worker alive, show it on the contact
             log.exception(
                 "job %s (%s) crashed",
@@ -201,7 +220,17 @@ class Worker:
         else:
             outcome = partial(claims.finish, job_id=job.id, worker_id=self.worker_id)
             healthy = True
-        await self._db(self._settle, job, outcome, calls, healthy)
+        try:
+            await self._db(self._settle, job, outcome, calls, healthy)
+        except DBAPIError:
+            # Still away: the outcome cannot be written. The job's lease expires and the job
+            # runs again, which is what a retry would have done.
+            log.warning(
+                "job %s: outcome not recorded (database unavailable)",
+                job.id,
+                extra={"job_id": job.id},
+            )
+            return
         if failure is not None:
             await self._show_failure(job, *failure)
 
