@@ -13,8 +13,7 @@ from pathlib import Path
 from outbound.settings import Settings
 from outbound.store.db import Database
 from tests.conftest import Sim, Team
-from tests.reliability.test_faults import SIZE, check_all_synced, enroll_everyone
-from tests.test_sync_crelate import CRELATE_KEYS
+from tests.reliability.test_faults import assert_exactly_once, enroll_on_crelate
 
 
 def worker_env(settings: Settings) -> dict[str, str]:
@@ -31,15 +30,7 @@ def worker_env(settings: Settings) -> dict[str, str]:
 def test_sigkilled_workers_lose_and_duplicate_nothing(
     team: Team, crelate: Sim, db: Database, settings: Settings, tmp_path: Path
 ) -> None:
-    team.call(
-        "PUT",
-        "/connection",
-        json={"provider": "crelate", "credentials": {"api_key": CRELATE_KEYS["alice"]}},
-    )
-    job_id = crelate.records("jobs")[0]["Id"]
-    ids = enroll_everyone(team, job_id)
-    team.seq_id = team.call("GET", "/sequences").json()[0]["id"]  # type: ignore[attr-defined]
-    baseline = len(crelate.records("contacts"))
+    ids, baseline = enroll_on_crelate(team, crelate)
     crelate.faults(latency_ms=3, latency_jitter_ms=10, seed=3)  # kills land mid-request
     rng = random.Random(11)
     command = [sys.executable, "-m", "outbound.cli", "worker", "--until-idle"]
@@ -58,11 +49,4 @@ def test_sigkilled_workers_lose_and_duplicate_nothing(
     assert final.returncode == 0, final.stderr.decode()[-2000:]
     assert b"Traceback" not in final.stderr
 
-    check_all_synced(team, ids)
-    assert crelate.duplicates() == 0
-    assert len(crelate.records("contacts")) == baseline + SIZE
-    acts = crelate.records("activities")
-    assert len(acts) == SIZE + len(ids[::3])
-    assert len({a["HTML"] for a in acts}) == len(acts)
-    pipeline = crelate.records("pipeline")
-    assert len(pipeline) == SIZE
+    assert_exactly_once(team, crelate, ids, baseline)

@@ -112,3 +112,28 @@ def test_exactly_once_under_faults(
     # failure is never hidden behind it).
     assert stats["injected_errors"] > 0 and stats["dropped"] > 0
     assert stats["commit_then_fail"] > 0 and stats["rate_limited"] > 0
+
+
+def enroll_on_crelate(team: Team, crelate: Sim) -> tuple[list[int], int]:
+    """The reliability runs' starting point: Crelate connected, SIZE contacts enrolled on a job
+    with their emails; returns the enrollment ids and the ATS's contact count before the run."""
+    team.call(
+        "PUT",
+        "/connection",
+        json={"provider": "crelate", "credentials": {"api_key": CRELATE_KEYS["alice"]}},
+    )
+    ids = enroll_everyone(team, crelate.records("jobs")[0]["Id"])
+    team.seq_id = team.call("GET", "/sequences").json()[0]["id"]  # type: ignore[attr-defined]
+    return ids, len(crelate.records("contacts"))
+
+
+def assert_exactly_once(team: Team, crelate: Sim, ids: list[int], baseline: int) -> None:
+    """Every contact synced once: no duplicate, none missing, each activity and job
+    attachment written once."""
+    check_all_synced(team, ids)
+    assert crelate.duplicates() == 0
+    assert len(crelate.records("contacts")) == baseline + SIZE
+    acts = crelate.records("activities")
+    assert len(acts) == SIZE + len(ids[::3])
+    assert len({a["HTML"] for a in acts}) == len(acts)
+    assert len(crelate.records("pipeline")) == SIZE  # each on the job once

@@ -14,8 +14,7 @@ import pytest
 from outbound.settings import Settings
 from tests.conftest import Sim, Team
 from tests.reliability.test_crash import worker_env
-from tests.reliability.test_faults import SIZE, check_all_synced, enroll_everyone
-from tests.test_sync_crelate import CRELATE_KEYS
+from tests.reliability.test_faults import assert_exactly_once, enroll_on_crelate
 
 PG_DIR = os.environ.get("OUTBOUND_TEST_PG_DIR")
 PG_TEMP = Path(__file__).resolve().parents[2] / "scripts" / "pg-temp"
@@ -26,15 +25,7 @@ def test_worker_survives_a_postgresql_restart_mid_run(
     team: Team, crelate: Sim, settings: Settings
 ) -> None:
     assert PG_DIR is not None
-    team.call(
-        "PUT",
-        "/connection",
-        json={"provider": "crelate", "credentials": {"api_key": CRELATE_KEYS["alice"]}},
-    )
-    job_id = crelate.records("jobs")[0]["Id"]
-    ids = enroll_everyone(team, job_id)
-    team.seq_id = team.call("GET", "/sequences").json()[0]["id"]  # type: ignore[attr-defined]
-    baseline = len(crelate.records("contacts"))
+    ids, baseline = enroll_on_crelate(team, crelate)
     crelate.faults(latency_ms=5, latency_jitter_ms=10, seed=5)  # a run long enough to hit
 
     worker = subprocess.Popen(
@@ -51,9 +42,4 @@ def test_worker_survives_a_postgresql_restart_mid_run(
     # The restart really hit the worker: it lost its database connections and carried on.
     assert b"retrying" in err or b"OperationalError" in err, err.decode()[-3000:]
 
-    check_all_synced(team, ids)
-    assert crelate.duplicates() == 0
-    assert len(crelate.records("contacts")) == baseline + SIZE
-    acts = crelate.records("activities")
-    assert len(acts) == SIZE + len(ids[::3])
-    assert len({a["HTML"] for a in acts}) == len(acts)
+    assert_exactly_once(team, crelate, ids, baseline)

@@ -1,0 +1,42 @@
+"""All benchmarks in one command (about an hour on a 2-core machine):
+
+    .venv/bin/python -m bench [--quick]
+
+1. bench.run   — the simulator's capacity (bare httpx loop) and the engine against it: ratio,
+                 calls per contact, fraction of the rate limit used, 429s.
+2. bench.scale — 1k / 100k / 1M stored contacts (bulk add, resync selection, peak memory) and
+                 event-to-ATS latency p50/p99.
+3. bench.fleet — 1, 2 and 4 worker processes on PostgreSQL across 50 connections.
+
+Each prints its table and writes its JSON under bench/results/. --quick runs small sizes.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+FULL = [
+    ["bench.run", "--contacts", "1000"],
+    ["bench.scale"],
+    ["bench.fleet", "--contacts", "20000", "--connections", "50", "--workers", "1,2,4"],
+]
+QUICK = [
+    ["bench.run", "--contacts", "200"],
+    ["bench.scale", "--sizes", "1000,10000", "--latency-seconds", "10"],
+    ["bench.fleet", "--contacts", "1000", "--connections", "10", "--workers", "1,2"],
+]
+
+
+def main() -> int:
+    steps = QUICK if "--quick" in sys.argv[1:] else FULL
+    for step in steps:
+        print(f"== python -m {' '.join(step)}", flush=True)
+        status = subprocess.run([sys.executable, "-m", *step]).returncode
+        if status:
+            return status
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
