@@ -5,6 +5,7 @@ Works as root (mail is stored as `nobody`) and as a normal user (stored as that 
 
 from __future__ import annotations
 
+import grp
 import os
 import pwd
 import shutil
@@ -49,10 +50,11 @@ def start(base: Path) -> Dovecot:
     if os.geteuid() == 0:
         mail_user = pwd.getpwnam("nobody")
         login_user = "dovenull"
-        internal_user = "dovecot"
-    else:
+        internal_user = internal_group = "dovecot"
+    else:  # a normal user can only hand its sockets to itself
         mail_user = pwd.getpwuid(os.getuid())
         login_user = internal_user = mail_user.pw_name
+        internal_group = grp.getgrgid(os.getgid()).gr_name
     mail_dir = base / "mail"
     mail_dir.mkdir(exist_ok=True)
     (base / "run").mkdir(exist_ok=True)
@@ -70,6 +72,7 @@ disable_plaintext_auth = no
 auth_mechanisms = plain login
 default_login_user = {login_user}
 default_internal_user = {internal_user}
+default_internal_group = {internal_group}
 first_valid_uid = 1
 mail_location = maildir:{mail_dir}/%u
 mail_uid = {mail_user.pw_uid}
