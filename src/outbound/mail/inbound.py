@@ -115,6 +115,27 @@ def _failed_recipient(msg: Message) -> str:
     return match.group(1) if match else ""
 
 
+def _match_and_apply(
+    session: Session,
+    mailbox: Mailbox,
+    msg: Message,
+    verdict: Classification,
+    sender: str,
+    now: datetime,
+    soft_bounce_limit: int,
+) -> Outcome:
+    if verdict.kind == "bounce":
+        ours = _our_email(session, mailbox, [verdict.original_message_id or ""])
+        ours = ours or _by_address(session, mailbox, _failed_recipient(msg))
+    else:
+        ids = MESSAGE_IDS.findall(" ".join(_header(msg, h) for h in ("In-Reply-To", "References")))
+        ours = _our_email(session, mailbox, ids) or _by_address(session, mailbox, sender)
+    enrollment = session.get(Enrollment, ours.enrollment_id) if ours is not None else None
+    if enrollment is None:
+        return Outcome("unmatched", None, f"{verdict.kind} not about any of our emails")
+    return _apply(session, mailbox, enrollment, ours, msg, verdict, now, soft_bounce_limit)
+
+
 def ingest(
     session: Session,
     mailbox: Mailbox,
@@ -140,30 +161,8 @@ def ingest(
         # A copy of our own email (BCC to self, a client filing sent mail in the inbox): its
         # threading headers name our earlier step, but it is nobody's reply.
         outcome = Outcome("own", None, "a copy of our own email")
-        session.add(
-            InboundMessage(
-                mailbox_id=mailbox.id,
-                dedup_key=key,
-                uid=uid,
-                from_address=sender[:320] or None,
-                subject=_header(msg, "Subject")[:2000],
-                kind="own",
-                detail=outcome.detail,
-                received_at=now,
-            )
-        )
-        return outcome
-    if verdict.kind == "bounce":
-        ours = _our_email(session, mailbox, [verdict.original_message_id or ""])
-        ours = ours or _by_address(session, mailbox, _failed_recipient(msg))
     else:
-        ids = MESSAGE_IDS.findall(" ".join(_header(msg, h) for h in ("In-Reply-To", "References")))
-        ours = _our_email(session, mailbox, ids) or _by_address(session, mailbox, sender)
-    enrollment = session.get(Enrollment, ours.enrollment_id) if ours is not None else None
-    if enrollment is None:
-        outcome = Outcome("unmatched", None, f"{verdict.kind} not about any of our emails")
-    else:
-        outcome = _apply(session, mailbox, enrollment, ours, msg, verdict, now, soft_bounce_limit)
+        outcome = _match_and_apply(session, mailbox, msg, verdict, sender, now, soft_bounce_limit)
     session.add(
         InboundMessage(
             mailbox_id=mailbox.id,

@@ -4,7 +4,6 @@ verified against the real servers before it is saved; passwords encrypted at res
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -44,12 +43,6 @@ SETTABLE = (
 
 class MailboxUnreachable(ServiceError):
     status_code = 400
-
-
-@dataclass
-class MailboxSecrets:
-    smtp_password: str
-    imap_password: str
 
 
 def smtp_config(mb: Mailbox, secrets: dict[str, Any]) -> smtp.SmtpConfig:
