@@ -65,6 +65,13 @@ class Sim:
             "/_admin/rate-limit", json={"requests_per_second": rps, "burst": burst}
         ).raise_for_status()
 
+    def profiles(self, *active: str) -> list[str]:
+        """Switch this simulated organisation to the named behaviour profiles (others: default)."""
+        response = self.http.put("/_admin/profiles", json={"active": list(active)})
+        response.raise_for_status()
+        names: list[str] = response.json()["active"]
+        return names
+
     def reset(self, seed: str = "standard") -> None:
         self.http.post("/_admin/reset", params={"seed": seed}).raise_for_status()
         self.faults(

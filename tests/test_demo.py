@@ -76,7 +76,7 @@ def test_demo_sends_mail_reads_replies_syncs_both_atss_and_stops_cleanly(
         wait_for(exists_error, 90, '"Exists in Crelate" on a contact')
         wait_for(
             lambda: any(
-                p["emailAddresses"] and p["createdUserId"]
+                p["emails"] and p["createdUserId"]
                 for p in httpx.get(clockwork + "/people").json()[3:]
             ),
             120,

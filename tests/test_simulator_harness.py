@@ -30,6 +30,8 @@ def test_burst_gets_429_with_retry_after_per_key(crelate: Sim) -> None:
 
 
 def test_commit_then_fail_stores_the_write_but_the_client_sees_failure(crelate: Sim) -> None:
+    # Six identical creates: Crelate's duplicate check would refuse five of them (409).
+    crelate.profiles("duplicate_check_off")
     crelate.faults(commit_then_fail_rate=1.0, hang_seconds=0.1)
     body = {
         "entity": {
@@ -92,3 +94,25 @@ def test_inspection_counts_requests_per_endpoint(clockwork: Sim) -> None:
 @pytest.mark.parametrize("kind", ["contacts", "jobs", "statuses", "lists", "pipeline"])
 def test_every_record_kind_is_listable(crelate: Sim, kind: str) -> None:
     assert isinstance(crelate.records(kind), list)
+
+
+def test_profiles_are_named_validated_and_reset(crelate: Sim) -> None:
+    listed = crelate.http.get("/_admin/profiles").json()
+    assert listed["active"] == ["stage_post"] and "no_users_me" in listed["available"]
+    assert crelate.profiles("stage_put", "no_lists") == ["no_lists", "stage_put"]
+    unknown = crelate.http.put("/_admin/profiles", json={"active": ["no_such_profile"]})
+    assert unknown.status_code == 422 and "no_such_profile" in unknown.json()["detail"]
+    rivals = crelate.http.put("/_admin/profiles", json={"active": ["stage_post", "stage_put"]})
+    assert rivals.status_code == 422 and "exclude each other" in rivals.json()["detail"]
+    assert crelate.http.get("/_admin/profiles").json()["active"] == ["no_lists", "stage_put"]
+    crelate.reset()
+    assert crelate.http.get("/_admin/profiles").json()["active"] == ["stage_post"]
+
+
+def test_simulate_refuses_an_unknown_profile() -> None:
+    from typer.testing import CliRunner
+
+    from outbound.cli import app
+
+    result = CliRunner().invoke(app, ["simulate", "crelate", "--profile", "nope"])
+    assert result.exit_code == 2 and "unknown profile 'nope'" in result.output

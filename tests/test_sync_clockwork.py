@@ -24,9 +24,7 @@ def connect(team: Team, role: str = "owner", who: str = "alice") -> dict[str, An
 
 def people_with(sim: Sim, email: str) -> list[dict[str, Any]]:
     return [
-        p
-        for p in sim.records("people")
-        if email in [e["address"].lower() for e in p["emailAddresses"]]
+        p for p in sim.records("people") if email in [e["address"].lower() for e in p["emails"]]
     ]
 
 
@@ -74,6 +72,8 @@ def test_person_created_once_with_details_as_the_key_user(
     (p,) = people_with(clockwork, "cand1@talent.example.com")
     alice = next(u for u in clockwork.records("users") if u["name"] == "Alice Recruiter")
     assert p["createdUserId"] == alice["id"]
+    assert [e["address"] for e in p["emails"]] == ["cand1@talent.example.com"]
+    assert p["preferredEmailAddress"] == "cand1@talent.example.com"
     assert p["name"] == "Cand1 Doe" and p["positions"][0]["title"] == "CFO"
     assert p["phoneNumbers"][0]["digits"] == "+14155550100"
     assert p["linkedinUrls"][0]["url"] == "https://linkedin.com/in/c1"
@@ -94,6 +94,42 @@ def test_dedup_marks_exists_in_clockwork_and_links(team: Team, clockwork: Sim, w
     assert e["error_message"] == "Exists in Clockwork" and e["sync_state"] == "synced"
     assert len(clockwork.records("people")) == before
     assert clockwork.duplicates() == 0
+
+
+def test_saved_snake_case_mapping_targets_still_write(
+    team: Team, clockwork: Sim, work: Any
+) -> None:
+    """Mappings saved when Outbound offered snake_case targets reach Clockwork as camelCase,
+    and fill_blank still sees the value an existing person holds."""
+    connect(team)
+    team.call(
+        "PATCH",
+        "/settings",
+        json={
+            "field_mapping": [
+                {"source": "first_name", "target": "first_name", "policy": "fill_blank"},
+                {"source": "title", "target": "nick_name", "policy": "always"},
+                {"source": "company", "target": "assistantName", "policy": "always"},
+            ]
+        },
+    )
+    seq = make_sequence(team)
+    add(
+        team,
+        seq,
+        person(1, title="Ace", company="Initech"),
+        {
+            "email": "dana.existing@example.com",
+            "first_name": "Danielle",
+            "last_name": "Existing",
+            "title": "Dee",
+        },
+    )
+    work()
+    (new,) = people_with(clockwork, "cand1@talent.example.com")
+    assert (new["firstName"], new["nickName"], new["assistantName"]) == ("Cand1", "Ace", "Initech")
+    (dana,) = people_with(clockwork, "dana.existing@example.com")
+    assert (dana["firstName"], dana["nickName"]) == ("Dana", "Dee")
 
 
 def test_projects_statuses_and_notes(team: Team, clockwork: Sim, work: Any) -> None:

@@ -167,11 +167,18 @@ def simulate(
     drop_rate: Annotated[float, typer.Option()] = 0.0,
     commit_then_fail_rate: Annotated[float, typer.Option()] = 0.0,
     latency_ms: Annotated[float, typer.Option()] = 0.0,
+    profile: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Behaviour profile where the real API is unknown (repeatable; "
+            "list them at /_admin/profiles)"
+        ),
+    ] = None,
 ) -> None:
     """Serve a Crelate or Clockwork simulator (admin routes under /_admin)."""
     import uvicorn
 
-    from outbound.simulators.harness import FaultConfig, RateLimitConfig
+    from outbound.simulators.harness import FaultConfig, RateLimitConfig, UnknownProfile
 
     faults = FaultConfig(
         seed=fault_seed,
@@ -181,27 +188,100 @@ def simulate(
         latency_ms=latency_ms,
     )
     limit = RateLimitConfig(requests_per_second=rate)
-    if ats == "crelate":
-        from outbound.simulators.crelate.app import create_crelate_app
+    try:
+        if ats == "crelate":
+            from outbound.simulators.crelate.app import create_crelate_app
 
-        sim = create_crelate_app(seed, faults, limit)
-        hint = (
-            "curl -H 'X-Api-Key: alicecrelatekey0000000000a' " + f"http://{host}:{port}/api3/jobs"
-        )
-    elif ats == "clockwork":
-        from outbound.simulators.clockwork.app import create_clockwork_app
+            sim = create_crelate_app(seed, faults, limit, profiles=profile or ())
+            hint = (
+                "curl -H 'X-Api-Key: alicecrelatekey0000000000a' "
+                + f"http://{host}:{port}/api3/jobs"
+            )
+        elif ats == "clockwork":
+            from outbound.simulators.clockwork.app import create_clockwork_app
 
-        sim = create_clockwork_app(seed, "acme", faults, limit)
-        hint = (
-            f"curl -H 'Authorization: Token Y3ctYWxpY2Uta2V5OmN3LWFsaWNlLXNlY3JldA==' "
-            f"-H 'X-API-Key: acme-firm-service-key-0001' http://{host}:{port}/v3.0/acme/projects"
-        )
-    else:
-        _fail("ats must be crelate or clockwork")
+            sim = create_clockwork_app(seed, "acme", faults, limit, profiles=profile or ())
+            hint = (
+                f"curl -H 'Authorization: Token Y3ctYWxpY2Uta2V5OmN3LWFsaWNlLXNlY3JldA==' "
+                f"-H 'X-API-Key: acme-firm-service-key-0001' http://{host}:{port}/v3.0/acme/projects"
+            )
+        else:
+            _fail("ats must be crelate or clockwork")
+            return
+    except UnknownProfile as exc:
+        _fail(str(exc))
         return
+    console.print(f"profiles: {', '.join(sorted(sim.profiles.active)) or 'none'}")
     console.print(f"{ats} simulator on http://{host}:{port}  (seed: {seed}; keys: /_admin/keys)")
     console.print(f"try: {hint}")
     uvicorn.run(sim, host=host, port=port, log_level="warning")
+
+
+def _credentials(provider: str, given: list[str]) -> dict[str, str]:
+    """`--credential name=value` pairs; a missing one is asked for (typed input hidden)."""
+    from outbound.connectors.registry import CREDENTIAL_FIELDS
+
+    fields = CREDENTIAL_FIELDS[provider]
+    credentials: dict[str, str] = {}
+    for pair in given:
+        name, sep, value = pair.partition("=")
+        if not sep or name not in fields:
+            _fail(f"--credential takes name=value with a name among: {', '.join(fields)}")
+        credentials[name] = value
+    for name, help_text in fields.items():
+        if not credentials.get(name):
+            secret = name not in ("firm",)
+            credentials[name] = typer.prompt(f"{name} ({help_text})", hide_input=secret)
+    return credentials
+
+
+@app.command()
+def doctor(
+    ats: Annotated[str, typer.Argument(help="crelate or clockwork")],
+    credential: Annotated[
+        list[str] | None,
+        typer.Option("--credential", "-c", help="name=value, e.g. api_key=…; asked if missing"),
+    ] = None,
+    base_url: Annotated[
+        str | None, typer.Option(help="The ATS API root (default: the configured one)")
+    ] = None,
+    write: Annotated[
+        bool,
+        typer.Option(help="Also run the write probes, in throw-away records deleted afterwards"),
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON")] = False,
+) -> None:
+    """Check every unverified ATS fact against your account, and which simulator profile it
+    matches. Read-only unless --write. Paste the table into a bug report."""
+    import json
+
+    from rich.table import Table
+
+    from outbound.domain.vocabulary import PROVIDER_TITLES, PROVIDERS
+    from outbound.service.doctor import diagnose
+
+    if ats not in PROVIDERS:
+        _fail(f"ats must be one of {', '.join(PROVIDERS)}")
+    settings = _settings()
+    if base_url:
+        settings = settings.model_copy(update={f"{ats}_base_url": base_url})
+    report = asyncio.run(diagnose(ats, _credentials(ats, credential or []), settings, write=write))
+    if as_json:
+        console.print_json(json.dumps(report.as_dict()))
+    else:
+        table = Table(title=f"outbound doctor: {PROVIDER_TITLES[ats]}")
+        for column in ("probe", "result", "detail", "profile"):
+            table.add_column(column)
+        colours = {"holds": "green", "differs": "yellow", "skipped": "dim", "failed": "red"}
+        for r in report.results:
+            outcome = f"[{colours[r.outcome]}]{r.outcome}[/]"
+            table.add_row(r.name, outcome, r.detail, r.profile or "")
+        console.print(table)
+        console.print(f"matches simulator profiles: {', '.join(report.profiles) or 'defaults'}")
+        for path in report.left_behind:
+            console.print(f"[yellow]not deleted:[/yellow] {path} (remove it by hand)")
+    if report.error:
+        _fail(report.error)
 
 
 @app.command()

@@ -77,7 +77,7 @@ def test_recruiting_team_runs_clockwork_from_the_browser(
     reload_until(page, page.locator("tr", has_text="cfo.one@").locator(".badge.synced"))
     reload_until(page, page.locator("tr", has_text="dana").get_by_text("Exists in Clockwork"))
     shots(page, "contacts-clockwork")
-    people = [p for p in clockwork.records("people") if p.get("emailAddresses")]
+    people = [p for p in clockwork.records("people") if p.get("emails")]
     assert clockwork.duplicates() == 0 and people
 
     page.get_by_role("button", name="Resync to Clockwork").first.click()

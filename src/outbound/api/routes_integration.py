@@ -10,6 +10,7 @@ from fastapi import APIRouter, Body
 
 from outbound.api.deps import BoxDep, CallerDep, DbDep, SessionDep, SettingsDep
 from outbound.api.schemas import (
+    ActivityTypesOut,
     CloneCandidate,
     CloneIn,
     CloneOut,
@@ -20,7 +21,13 @@ from outbound.api.schemas import (
     SettingsOut,
     SettingsPatch,
 )
-from outbound.connectors.base import AtsError, AuthError, Connector
+from outbound.connectors.base import (
+    AtsActivityType,
+    AtsError,
+    AuthError,
+    Connector,
+    PermissionDenied,
+)
 from outbound.connectors.registry import CREDENTIAL_FIELDS, make_connector
 from outbound.domain.vocabulary import PROVIDER_TITLES
 from outbound.service import connections
@@ -52,11 +59,12 @@ def call_ats(
     credentials: dict[str, Any],
     settings: Settings,
     action: Callable[[Connector], Awaitable[T]],
+    timeout: float = 15,
 ) -> T:
     """Run one connector action from a sync endpoint (FastAPI runs those in a worker thread)."""
 
     async def run() -> T:
-        connector = make_connector(provider, credentials, settings, timeout=15)
+        connector = make_connector(provider, credentials, settings, timeout=timeout)
         try:
             return await action(connector)
         finally:
@@ -68,6 +76,12 @@ def call_ats(
     except AuthError as exc:
         raise AtsRejected(
             f"{title} rejected these credentials ({exc.status_code})", "credentials"
+        ) from exc
+    except PermissionDenied as exc:
+        raise AtsRejected(
+            f"{title} accepted these credentials but refused them {exc.call} (403): "
+            f"{exc.message}. Ask your {title} administrator to allow it.",
+            "credentials",
         ) from exc
     except AtsError as exc:
         raise ServiceError(f"{title} could not be reached: {exc.message}", "credentials") from exc
@@ -145,6 +159,38 @@ def ats_fields(
     provider, creds = _connected(db, caller, box)
     fields = call_ats(provider, creds, settings, lambda c: c.describe_fields())
     return [{"name": f.name, "label": f.label, "custom": f.custom} for f in fields]
+
+
+async def activity_types_or_denial(c: Connector) -> list[AtsActivityType] | PermissionDenied:
+    """The ATS's activity types, or the 403 that says this key may not list them."""
+    try:
+        return await c.list_activity_types()
+    except PermissionDenied as exc:
+        return exc
+
+
+@router.get("/connection/activity-types", response_model=ActivityTypesOut)
+def ats_activity_types(db: DbDep, caller: CallerDep, box: BoxDep, settings: SettingsDep) -> object:
+    """What logged emails can be filed as (the "Log emails as" picker), with the type used when
+    none is chosen (the one named "Email") and the type in use now."""
+    with db.session() as session:
+        conn = connections.require_connection(session, caller)
+        provider, creds = conn.provider, box.open(conn.credentials_encrypted)
+        current = connections.get_settings(session, caller.user_id)
+        chosen, tracking = current.activity_type_id, current.activity_tracking
+    # The ATS is called outside any transaction.
+    types = call_ats(provider, creds, settings, activity_types_or_denial)
+    if isinstance(types, PermissionDenied):
+        message = connections.activity_types_forbidden(provider, types.call)
+        raise AtsRejected(message, "activity_type_id")
+    choice = connections.activity_type_choice(provider, types, chosen, tracking)
+    return ActivityTypesOut(
+        types=[NamedItem(id=t.id, name=t.name) for t in choice.types],
+        default_id=choice.default_id,
+        chosen_id=choice.chosen_id,
+        effective_id=choice.effective_id,
+        warning=choice.warning,
+    )
 
 
 @router.get("/settings", response_model=SettingsOut)

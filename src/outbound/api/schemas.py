@@ -373,6 +373,8 @@ class SettingsPatch(Strict):
     activity_tracking: bool | None = None
     field_mapping: list[MappingEntry] | None = Field(default=None, max_length=200)
     do_not_contact_tag: str | None = Field(default=None, max_length=200)
+    # An id from GET /connection/activity-types; null: the type named "Email".
+    activity_type_id: str | None = Field(default=None, max_length=100)
 
 
 class SettingsOut(BaseModel):
@@ -384,6 +386,7 @@ class SettingsOut(BaseModel):
     activity_tracking: bool
     field_mapping: list[dict[str, Any]]
     do_not_contact_tag: str | None
+    activity_type_id: str | None
 
 
 class CloneIn(Strict):
@@ -432,6 +435,20 @@ class TimelineEntry(BaseModel):
 class NamedItem(BaseModel):
     id: str
     name: str
+
+
+class ActivityTypesOut(BaseModel):
+    """What logged emails can be filed as, and what Outbound files them as today."""
+
+    types: list[NamedItem]
+    # Used when nothing is chosen: the type named "Email" (or "E-mail"); null when none is.
+    default_id: str | None
+    # The saved choice (settings.activity_type_id), null when none.
+    chosen_id: str | None
+    # The type emails are logged as now (the choice, else the default); null: not logged.
+    effective_id: str | None
+    # Why emails would not be logged, when activity tracking is on; null when all is well.
+    warning: str | None
 
 
 class FieldError(BaseModel):

@@ -6,6 +6,7 @@ model, and the shared contract tests (tests/connectors) passing against its simu
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
@@ -37,6 +38,7 @@ class AtsPerson:
     first_name: str | None = None
     last_name: str | None = None
     created_by_id: str | None = None
+    created_by_name: str | None = None
     do_not_contact: bool = False
     fields: dict[str, Any] = field(default_factory=dict)
 
@@ -49,6 +51,14 @@ class AtsJob:
 
 @dataclass(frozen=True)
 class AtsStage:
+    id: str
+    name: str
+
+
+@dataclass(frozen=True)
+class AtsActivityType:
+    """What a logged email is filed as: a Crelate activity type, a Clockwork note category."""
+
     id: str
     name: str
 
@@ -91,6 +101,7 @@ class ActivityInput:
     body: str
     occurred_at: str
     marker: str
+    activity_type_id: str | None = None  # chosen in settings; None: the ATS's "Email" type
 
 
 class AtsError(Exception):
@@ -105,7 +116,7 @@ class AtsError(Exception):
 
 
 class AuthError(AtsError):
-    """Credentials rejected: pause the connection and ask for a reconnect."""
+    """Credentials rejected (401 only): pause the connection and ask for a reconnect."""
 
 
 class RateLimited(AtsError):
@@ -134,6 +145,23 @@ class NotFoundError(PermanentError):
     pass
 
 
+class PermissionDenied(PermanentError):
+    """403: the credentials are good but may not make this one call. Only the work that needs
+    the call stops; a reconnect cannot help, the ATS administrator's permission can."""
+
+    def __init__(self, message: str, call: str) -> None:
+        super().__init__(message, 403)
+        self.call = call  # "POST /activities"
+
+
+class DuplicateRecord(PermanentError):
+    """The ATS refused a create because its own duplicate check matched ``existing_id``."""
+
+    def __init__(self, message: str, existing_id: str) -> None:
+        super().__init__(message, 409)
+        self.existing_id = existing_id
+
+
 CallObserver = Callable[[Request, Response | None, str], None]
 
 
@@ -141,16 +169,19 @@ class Connector(Protocol):
     provider: ClassVar[str]
 
     async def verify(self) -> AtsIdentity: ...
-    async def find_person_by_email(self, email: str) -> AtsPerson | None: ...
+    async def find_person_by_email(
+        self, email: str, name: str | None = None
+    ) -> AtsPerson | None: ...
     async def get_person(self, person_id: str) -> AtsPerson: ...
     async def create_person(self, person: PersonInput) -> str: ...
     def preview_create(self, person: PersonInput) -> dict[str, Any]: ...
     async def update_person(self, person_id: str, fields: dict[str, Any]) -> None: ...
     async def list_jobs(self) -> list[AtsJob]: ...
-    async def list_stages(self, job_id: str) -> list[AtsStage]: ...
+    async def list_stages(self, job_id: str, fresh: bool = False) -> list[AtsStage]: ...
     async def is_attached(self, person_id: str, job_id: str) -> bool: ...
     async def attach(self, person_id: str, job_id: str) -> None: ...
     async def set_stage(self, person_id: str, job_id: str, stage: AtsStage) -> None: ...
+    async def list_activity_types(self) -> list[AtsActivityType]: ...
     async def log_activity(self, person_id: str, activity: ActivityInput) -> None: ...
     async def has_activity(self, person_id: str, marker: str) -> bool: ...
     async def complete_person(self, person_id: str, person: PersonInput, fresh: bool) -> None: ...
@@ -220,7 +251,10 @@ class HttpConnector:
 
     def _observe(self, request: Request, response: Response | None, outcome: str) -> None:
         status = response.status_code if response is not None else None
-        elapsed = response.elapsed.total_seconds() if response is not None else 0.0
+        elapsed = 0.0
+        if response is not None:
+            with contextlib.suppress(RuntimeError):  # a MockTransport answer carries no timing
+                elapsed = response.elapsed.total_seconds()
         record_call(self.provider, status, elapsed)
         if self.observer is not None:
             self.observer(request, response, outcome)
@@ -235,8 +269,10 @@ class HttpConnector:
         message = f"{method} {path}: {code} {self.error_message(response)}".strip()
         if code == 429:
             raise RateLimited(message, parse_retry_after(response.headers.get("Retry-After")))
-        if code in (401, 403):
+        if code == 401:
             raise AuthError(message, code)
+        if code == 403:
+            raise PermissionDenied(message, f"{method} {path}")
         if code == 404:
             raise NotFoundError(message, code)
         if code >= 500 or code == 408:

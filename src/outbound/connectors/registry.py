@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from outbound.connectors import probes
 from outbound.connectors.base import Connector
+from outbound.connectors.clockwork import probes as clockwork_probes
 from outbound.connectors.clockwork.connector import ClockworkConnector
+from outbound.connectors.crelate import probes as crelate_probes
 from outbound.connectors.crelate.connector import CrelateConnector
 from outbound.http import AsyncClient
 from outbound.settings import Settings
@@ -52,4 +55,13 @@ def make_connector(
             client=client,
             timeout=timeout,
         )
+    raise ValueError(f"unknown provider {provider!r}")
+
+
+def probes_for(provider: str) -> dict[str, probes.ProbeFn]:
+    """`outbound doctor`'s probes for one ATS, one per fact in its unverified module."""
+    if provider == "crelate":
+        return crelate_probes.PROBES
+    if provider == "clockwork":
+        return clockwork_probes.PROBES
     raise ValueError(f"unknown provider {provider!r}")

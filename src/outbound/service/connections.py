@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from outbound.connectors.base import AtsIdentity
+from outbound.connectors.base import AtsActivityType, AtsIdentity
 from outbound.crypto import SecretBox
 from outbound.domain.field_mapping import validate_mapping
 from outbound.domain.roles import can_manage_teammates
 from outbound.domain.sync_rules import CloneDecision, clone_eligibility
-from outbound.domain.vocabulary import PROVIDERS, RECORD_TYPES, SYNC_MODES
+from outbound.domain.vocabulary import PROVIDER_TITLES, PROVIDERS, RECORD_TYPES, SYNC_MODES
 from outbound.service.caller import Caller
 from outbound.service.enrollments import connection_view
 from outbound.service.errors import Forbidden, Invalid, NotFound
@@ -27,7 +28,11 @@ SETTING_KEYS = (
     "activity_tracking",
     "field_mapping",
     "do_not_contact_tag",
+    "activity_type_id",
 )
+# The activity type a logged email is filed as when none is chosen, matched by name
+# case-insensitively, as the connectors do (Crelate's unverified.EMAIL_ACTIVITY_TYPE_NAMES).
+EMAIL_ACTIVITY_TYPE_NAMES = ("email", "e-mail")
 
 
 def get_connection(session: Session, user_id: int) -> AtsConnection | None:
@@ -63,6 +68,9 @@ def save_connection(
     if conn.provider != provider:
         # Another ATS: the old one's queued work cannot run against it.
         _cancel_pending(session, conn)
+        if conn.provider is not None:
+            # Nor can its activity type: the new ATS's "Email" applies until one is chosen.
+            get_settings(session, caller.user_id).activity_type_id = None
     conn.provider = provider
     conn.credentials_encrypted = box.seal(credentials)
     conn.ats_org = identity.org
@@ -115,11 +123,16 @@ def validate_settings(changes: dict[str, Any]) -> None:
         if problems:
             field, message = problems[0]
             raise Invalid(message, field)
+    type_id = changes.get("activity_type_id")
+    if type_id is not None and (not isinstance(type_id, str) or len(type_id) > 100):
+        raise Invalid("activity_type_id must be at most 100 characters", "activity_type_id")
 
 
 def update_settings(
     session: Session, caller: Caller, changes: dict[str, Any]
 ) -> IntegrationSettings:
+    if isinstance(changes.get("activity_type_id"), str) and not changes["activity_type_id"].strip():
+        changes = {**changes, "activity_type_id": None}  # blank: the type named "Email"
     validate_settings(changes)
     settings = get_settings(session, caller.user_id)
     for key in SETTING_KEYS:
@@ -131,6 +144,70 @@ def update_settings(
                 raise Invalid(f"{key} cannot be null", key)
             setattr(settings, key, value if key != "field_mapping" else list(value or []))
     return settings
+
+
+def default_activity_type(types: Sequence[AtsActivityType]) -> AtsActivityType | None:
+    """The type logged emails are filed as when none is chosen: the one named "Email"."""
+    return next((t for t in types if t.name.lower() in EMAIL_ACTIVITY_TYPE_NAMES), None)
+
+
+def activity_types_forbidden(provider: str, call: str) -> str:
+    title = PROVIDER_TITLES.get(provider, provider)
+    return (
+        f"This {title} API key may not list activity types ({call} answered 403). "
+        f"Ask your {title} administrator for that permission; until then Outbound cannot "
+        "tell which type logged emails are filed as."
+    )
+
+
+@dataclass(frozen=True)
+class ActivityTypeChoice:
+    """What logged emails are filed as, given what the ATS lists and the saved setting."""
+
+    types: list[AtsActivityType]
+    default_id: str | None
+    chosen_id: str | None
+    effective_id: str | None
+    warning: str | None
+
+
+def activity_type_choice(
+    provider: str,
+    types: Sequence[AtsActivityType] | None,
+    chosen_id: str | None,
+    tracking: bool,
+    forbidden_call: str | None = None,
+) -> ActivityTypeChoice:
+    """``types`` None: the ATS would not list them (``forbidden_call`` answered 403)."""
+    title = PROVIDER_TITLES.get(provider, provider)
+    listed = list(types or [])
+    default = default_activity_type(listed)
+    default_id = default.id if default is not None else None
+    warning = None
+    if types is None:
+        # The saved choice is still used (logging needs no listing); without one, nothing is.
+        effective_id = chosen_id
+        if chosen_id is None:
+            warning = (
+                activity_types_forbidden(provider, forbidden_call or "listing activity types")
+                + " Emails will not be logged."
+            )
+    elif chosen_id is not None and chosen_id.lower() not in {t.id.lower() for t in listed}:
+        effective_id = None
+        warning = (
+            f"The activity type chosen for logged emails no longer exists in {title}: "
+            "choose another, or emails will not be logged."
+        )
+    else:
+        effective_id = chosen_id or default_id
+        if effective_id is None:
+            warning = (
+                f'{title} has no activity type named "Email": choose the type logged emails '
+                "are filed as, or emails will not be logged."
+            )
+    return ActivityTypeChoice(
+        listed, default_id, chosen_id, effective_id, warning if tracking else None
+    )
 
 
 @dataclass

@@ -14,14 +14,14 @@ import random
 import re
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-ErrorBody = Callable[[int, str, Scope], dict[str, Any]]
+ErrorBody = Callable[[int, str, Scope], Any]  # a JSON value: some APIs answer a bare string
 KeyOf = Callable[[Scope], str | None]
 
 _ID_SEGMENT = re.compile(
@@ -77,6 +77,53 @@ class Stats:
         }
 
 
+class UnknownProfile(ValueError):
+    pass
+
+
+class Profiles:
+    """The simulator's answers where the real API's behaviour is unknown: each plausible variant
+    is a named profile, switched on per organisation (one simulator serves one organisation).
+
+    Profiles in one ``exclusive`` group are alternatives; switching one on switches its rivals off.
+    """
+
+    def __init__(
+        self,
+        available: Mapping[str, str],
+        defaults: Iterable[str] = (),
+        exclusive: Iterable[Iterable[str]] = (),
+    ) -> None:
+        self.available = dict(available)
+        self.defaults = frozenset(defaults)
+        self.exclusive = [frozenset(group) for group in exclusive]
+        self.active: set[str] = set()
+        self.set(self.defaults)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.active
+
+    def set(self, names: Iterable[str]) -> list[str]:
+        """Make exactly ``names`` (plus the defaults of groups none of them touches) active."""
+        wanted = set(names)
+        unknown = sorted(wanted - self.available.keys())
+        if unknown:
+            raise UnknownProfile(
+                f"unknown profile {unknown[0]!r}; one of: {', '.join(sorted(self.available))}"
+            )
+        for group in self.exclusive:
+            chosen = wanted & group
+            if len(chosen) > 1:
+                raise UnknownProfile(f"profiles {', '.join(sorted(chosen))} exclude each other")
+            if not chosen:
+                wanted |= self.defaults & group
+        self.active = wanted
+        return sorted(self.active)
+
+    def describe(self) -> dict[str, Any]:
+        return {"active": sorted(self.active), "available": self.available}
+
+
 class Harness:
     """ASGI middleware around an emulated API, plus its run-time configuration."""
 
@@ -89,8 +136,10 @@ class Harness:
         error_body: ErrorBody,
         faults: FaultConfig | None = None,
         rate_limit: RateLimitConfig | None = None,
+        profiles: Profiles | None = None,
     ) -> None:
         self.app = app
+        self.profiles = profiles or Profiles({})
         self.api_prefix = api_prefix
         self.key_of = key_of
         self.error_body = error_body
@@ -209,9 +258,7 @@ class Harness:
             await _drop(send)
 
 
-async def _json(
-    send: Send, status: int, body: dict[str, Any], headers: dict[str, str] | None = None
-) -> None:
+async def _json(send: Send, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
     payload = json.dumps(body).encode()
     raw = [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())]
     raw += [(k.encode(), v.encode()) for k, v in (headers or {}).items()]
@@ -285,6 +332,13 @@ def mount_admin(
     )
 
 
+def _profile_names(body: Any) -> list[str]:
+    names = body.get("active") if isinstance(body, dict) else body
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise UnknownProfile('send {"active": ["profile", ...]}')
+    return names
+
+
 def admin_routes(
     harness_getter: Callable[[], Harness],
     records: Callable[[str], list[Any]],
@@ -343,12 +397,30 @@ def admin_routes(
         except TypeError as exc:
             raise HTTPException(422, str(exc)) from exc
 
+    @router.get("/profiles")
+    async def get_profiles() -> dict[str, Any]:
+        return harness_getter().profiles.describe()
+
+    @router.put("/profiles")
+    async def put_profiles(body: Any = Body(...)) -> dict[str, Any]:
+        """Which variant of each unknown behaviour this organisation shows (see /profiles)."""
+        profiles = harness_getter().profiles
+        try:
+            profiles.set(_profile_names(body))
+        except UnknownProfile as exc:
+            raise HTTPException(422, str(exc)) from exc
+        return profiles.describe()
+
     @router.post("/reset")
-    async def do_reset(seed: str | None = None) -> dict[str, str]:
+    async def do_reset(seed: str | None = None, keep_profiles: bool = False) -> dict[str, str]:
+        """A fresh organisation from the seed; profiles back to their defaults unless kept."""
+        harness = harness_getter()
+        if not keep_profiles:
+            harness.profiles.set(harness.profiles.defaults)
         result = reset(seed)
         if result is not None:
             await result
-        harness_getter().reset_stats()
+        harness.reset_stats()
         return {"status": "ok"}
 
     return router

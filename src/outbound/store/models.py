@@ -116,6 +116,9 @@ class IntegrationSettings(Base):
     # [{"source": "title", "target": "CustomField3", "policy": "always"}]
     field_mapping: Mapped[list[Any]] = mapped_column(default=list)
     do_not_contact_tag: Mapped[str | None] = mapped_column(String(200))
+    # What a logged email is filed as (a Crelate activity type id, a Clockwork note category);
+    # None: the ATS's type named "Email", when it has one.
+    activity_type_id: Mapped[str | None] = mapped_column(String(100))
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 

@@ -16,7 +16,9 @@ from typing import Any
 from outbound.connectors.base import (
     ActivityInput,
     AtsPerson,
+    AtsStage,
     Connector,
+    DuplicateRecord,
     PermanentError,
     PersonInput,
 )
@@ -50,6 +52,11 @@ class JobRun:
         )
 
 
+def full_name(contact: dict[str, Any]) -> str | None:
+    """The name an ATS search may know the person by, when its search ignores emails."""
+    return " ".join(p for p in (contact.get("first_name"), contact.get("last_name")) if p) or None
+
+
 def person_input(contact: dict[str, Any], snapshot: dict[str, Any], provider: str) -> PersonInput:
     values = mapped_values(contact, snapshot.get("field_mapping") or [])
     return PersonInput(
@@ -79,7 +86,7 @@ async def ensure_record(run: JobRun, cs: st.ContactState) -> str:
             await save(state="linked")
         return link.remote_id
 
-    found = await conn.find_person_by_email(cs.contact["email"])
+    found = await conn.find_person_by_email(cs.contact["email"], full_name(cs.contact))
     if found is not None:
         ours = link is not None and link.state == "creating"
         await save(remote_id=found.id, state="created" if ours else "linked", created_by_us=ours)
@@ -99,11 +106,47 @@ async def ensure_record(run: JobRun, cs: st.ContactState) -> str:
         # The intent commits before the call: if we crash or the answer is lost, the retry
         # knows a record found for this email (or half-written) was made by us.
         await save(state="creating", intent_at=utcnow(), created_by_us=True)
-        remote_id = await conn.create_person(person)
+        try:
+            remote_id = await conn.create_person(person)
+        except DuplicateRecord as duplicate:
+            return await link_duplicate(run, cs, duplicate.existing_id)
     await save(remote_id=remote_id, state="created", created_by_us=True)
     await conn.complete_person(remote_id, person, fresh=fresh)
     await save(state="linked")
+    if fresh and not cs.owner_known:
+        await learn_owner(run, remote_id)
     return remote_id
+
+
+async def link_duplicate(run: JobRun, cs: st.ContactState, existing_id: str) -> str:
+    """The ATS's own duplicate check refused the create and named its match: that record is
+    this person (a found match, like a lookup by email), never a second one."""
+    assert cs.snapshot is not None
+    found = await run.connector.get_person(existing_id)
+    await run.save_link(cs, remote_id=found.id, state="linked", created_by_us=False)
+    if await mark_if_off_limits(run, cs, found):
+        return found.id
+    await update_existing(run, found.id, found.fields, cs.snapshot, cs.contact)
+    if cs.snapshot["dedup_enabled"]:
+        await run.db_call(
+            st.mark_enrollment,
+            run.job.enrollment_id,
+            error_code="exists_in_ats",
+            error_message=exists_error(cs.provider),
+        )
+    return found.id
+
+
+async def learn_owner(run: JobRun, remote_id: str) -> None:
+    """The key's owner could not be read when connecting: our first record names it."""
+    created = await run.connector.get_person(remote_id)
+    if created.created_by_id:
+        await run.db_call(
+            st.learn_owner,
+            run.job.connection_id,
+            created.created_by_id,
+            created.created_by_name or "",
+        )
 
 
 async def update_existing(
@@ -160,7 +203,7 @@ async def check_duplicate(run: JobRun) -> None:
     cs = await run.db_call(st.load_state, job.connection_id, job.contact_id, job.enrollment_id)
     if cs is None:
         return
-    found = await run.connector.find_person_by_email(cs.contact["email"])
+    found = await run.connector.find_person_by_email(cs.contact["email"], full_name(cs.contact))
     if found is None or cs.snapshot is None:
         return
     if await mark_if_off_limits(run, cs, found):
@@ -226,7 +269,12 @@ async def log_activity(run: JobRun) -> None:
         await run.connector.log_activity(
             remote_id,
             ActivityInput(
-                event["kind"], event["subject"], event["body"], event["occurred_at"], marker
+                event["kind"],
+                event["subject"],
+                event["body"],
+                event["occurred_at"],
+                marker,
+                activity_type_id=cs.activity_type_id,
             ),
         )
     await run.save_link(cs, add_logged_event=event["id"])
@@ -242,8 +290,7 @@ async def set_stage(run: JobRun) -> None:
     if not job_id:
         return
     wanted = run.job.payload["stage"]
-    stages = await run.connector.list_stages(job_id)
-    stage = next((s for s in stages if s.name == wanted), None)  # spelled exactly (guides)
+    stage = await find_stage(run.connector, job_id, wanted)
     if stage is None:
         title = PROVIDER_TITLES[cs.provider]
         await run.db_call(
@@ -260,6 +307,17 @@ async def set_stage(run: JobRun) -> None:
     await run.connector.set_stage(remote_id, job_id, stage)
 
 
+async def find_stage(connector: Connector, job_id: str, wanted: str) -> AtsStage | None:
+    """The stage spelled exactly as the guides ask; a miss asks the ATS again, so a stage
+    created after the error works on the next try."""
+    for fresh in (False, True):
+        stages = await connector.list_stages(job_id, fresh=fresh)
+        stage = next((s for s in stages if s.name == wanted), None)
+        if stage is not None:
+            return stage
+    return None
+
+
 HANDLERS = {
     "sync_contact": sync_contact,
     "check_duplicate": check_duplicate,
@@ -274,7 +332,11 @@ async def dry_run(connector: Connector, cs: st.ContactState) -> dict[str, Any]:
     person = person_input(cs.contact, cs.snapshot, cs.provider)
     plan: dict[str, Any] = {"job_id": cs.snapshot.get("job_id"), "writes": {}}
     remote_id = cs.link.remote_id if cs.link else None
-    found = None if remote_id else await connector.find_person_by_email(cs.contact["email"])
+    found = (
+        None
+        if remote_id
+        else await connector.find_person_by_email(cs.contact["email"], full_name(cs.contact))
+    )
     if remote_id:
         plan["action"] = "already linked"
         plan["remote_id"] = remote_id

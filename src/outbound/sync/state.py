@@ -16,6 +16,7 @@ from outbound.store.models import (
     AtsLink,
     Contact,
     Enrollment,
+    IntegrationSettings,
     SyncCall,
     utcnow,
 )
@@ -39,6 +40,9 @@ class ContactState:
     link: LinkView | None
     provider: str
     org: str
+    owner_known: bool = True  # False: the key's owner is learned from our first record
+    # The account's current choice (not frozen at add time): what logged emails are filed as.
+    activity_type_id: str | None = None
 
 
 def _link(session: Session, contact_id: int, provider: str, org: str) -> AtsLink | None:
@@ -82,6 +86,12 @@ def load_state(
             ),
             provider=provider,
             org=org,
+            owner_known=bool(conn.ats_user_id),
+            activity_type_id=session.scalar(
+                select(IntegrationSettings.activity_type_id).where(
+                    IntegrationSettings.user_id == conn.user_id
+                )
+            ),
         )
 
 
@@ -114,6 +124,15 @@ def save_link(
                 setattr(link, key, value)
 
 
+def learn_owner(db: Database, connection_id: int, user_id: str, user_name: str) -> None:
+    """The ATS user behind the key, read off the first record Outbound created with it."""
+    with db.session() as session:
+        conn = session.get(AtsConnection, connection_id)
+        if conn is not None and not conn.ats_user_id:
+            conn.ats_user_id = user_id
+            conn.ats_user_name = user_name
+
+
 def mark_enrollment(db: Database, enrollment_id: int | None, **changes: Any) -> None:
     if enrollment_id is None:
         return
@@ -133,7 +152,12 @@ def mark_contact_synced(
         if enrollment is not None:
             enrollment.sync_state = "synced"
             enrollment.ats_record_id = remote_id
-            if enrollment.error_code in ("sync_error", "ats_unreachable", "reconnect_needed"):
+            if enrollment.error_code in (
+                "sync_error",
+                "ats_unreachable",
+                "ats_permission",
+                "reconnect_needed",
+            ):
                 enrollment.error_code = None
                 enrollment.error_message = None
 

@@ -27,6 +27,7 @@ from outbound.connectors.base import (
     AuthError,
     Connector,
     PermanentError,
+    PermissionDenied,
     RateLimited,
 )
 from outbound.connectors.registry import make_connector
@@ -168,6 +169,15 @@ class Worker:
             reason = f"{title} rejected the saved credentials ({exc.status_code}); reconnect"
             # Parked, not failed: the claim skips paused connections until a reconnect.
             outcome = partial(self._park, job=job, reason=reason)
+        except PermissionDenied as exc:
+            # Good credentials, one call refused: only this job stops, the connection goes on.
+            title = PROVIDER_TITLES.get(runtime.connector.provider, "the ATS")
+            message = (
+                f"{title} does not allow this API key to {exc.call} (403). Ask your {title} "
+                f"administrator for that permission, then resync."
+            )
+            outcome = partial(claims.fail, job_id=job.id, worker_id=self.worker_id, error=message)
+            failure = (message, "ats_permission")
         except PermanentError as exc:
             outcome = partial(
                 claims.fail, job_id=job.id, worker_id=self.worker_id, error=exc.message

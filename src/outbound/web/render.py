@@ -34,6 +34,10 @@ ERROR_HELP = {
     "sync_error": (
         "{ats} refused what Outbound sent (often a custom field mapping). Fix it, then resync."
     ),
+    "ats_permission": (
+        "{ats} accepted your API key but does not let it make this call. Ask your {ats} "
+        "administrator for the permission named above, then resync."
+    ),
     "ats_unreachable": "{ats} could not be reached after many tries. Resync when it is back.",
     "stage_missing": (
         'The pipeline stage does not exist in {ats}. Create it, spelled exactly ("Messaged", '

@@ -2,24 +2,30 @@
 
 from __future__ import annotations
 
+import asyncio
+from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
-from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from outbound.api.deps import BoxDep, DbDep, SettingsDep
 from outbound.api.routes_integration import call_ats
 from outbound.api.schemas import ConnectClockwork, ConnectCrelate, SettingsPatch
-from outbound.connectors.base import Connector
+from outbound.connectors.base import (
+    AtsError,
+    AuthError,
+    Connector,
+    PermissionDenied,
+)
 from outbound.connectors.registry import CREDENTIAL_FIELDS
 from outbound.domain.roles import can_manage_teammates
-from outbound.domain.vocabulary import PROVIDERS
+from outbound.domain.vocabulary import PROVIDER_TITLES, PROVIDERS
 from outbound.service import connections
-from outbound.service.caller import Caller
 from outbound.service.errors import ServiceError
 from outbound.settings import Settings
+from outbound.store.db import Database
 from outbound.web.forms import FormInvalid, attempt, blank_to_none, checkbox, parse
 from outbound.web.render import page
 from outbound.web.session import check_csrf, current_caller
@@ -52,7 +58,8 @@ MAPPING_SOURCES = [
 def _ats_lists(
     provider: str, creds: dict[str, Any], settings: Settings
 ) -> tuple[list[tuple[str, str]], list[tuple[str, str]], str | None]:
-    """Jobs/projects and fields for the pickers; a failing ATS leaves them empty, with a note."""
+    """Jobs/projects and fields for the pickers; a failing ATS leaves them empty, with a note.
+    (The Syncing tab's job picker uses it; the Integrations page loads more: ``load_pickers``.)"""
 
     async def both(c: Connector) -> tuple[list[Any], list[Any]]:
         return await c.list_jobs(), await c.describe_fields()
@@ -68,32 +75,110 @@ def _ats_lists(
     )
 
 
+# The page waits for the ATS: a hanging one costs seconds, not the connector's default.
+PICKER_TIMEOUT = 8.0
+
+
+@dataclass
+class Pickers:
+    """What the page's pickers are filled from, fetched from the ATS before any transaction."""
+
+    jobs: list[tuple[str, str]] = field(default_factory=list)
+    fields: list[tuple[str, str]] = field(default_factory=list)
+    activity: connections.ActivityTypeChoice | None = None  # None: not loaded
+    note: str | None = None  # why jobs and fields could not be loaded
+    activity_note: str | None = None  # why activity types could not be loaded
+
+
+def load_pickers(
+    provider: str,
+    creds: dict[str, Any],
+    settings: Settings,
+    chosen_type_id: str | None,
+    tracking: bool,
+) -> Pickers:
+    """Jobs/projects, fields and activity types, at once; a failing ATS leaves them empty, with
+    a note, and a key that may not list activity types leaves only that picker empty."""
+
+    async def fetch(c: Connector) -> tuple[Any, Any, Any]:
+        jobs, fields, types = await asyncio.gather(
+            c.list_jobs(), c.describe_fields(), c.list_activity_types(), return_exceptions=True
+        )
+        for result in (jobs, fields):
+            if isinstance(result, BaseException):
+                raise result
+        # The activity types alone failing (a 403, say) leaves only their picker empty.
+        if isinstance(types, BaseException) and (
+            isinstance(types, AuthError) or not isinstance(types, AtsError)
+        ):
+            raise types
+        return jobs, fields, types
+
+    try:
+        jobs, fields, types = call_ats(provider, creds, settings, fetch, timeout=PICKER_TIMEOUT)
+    except ServiceError as exc:
+        return Pickers(note=exc.message)
+    pickers = Pickers(
+        jobs=[(j.id, j.name) for j in jobs],
+        fields=[(f.name, f.label + (" (custom)" if f.custom else "")) for f in fields],
+    )
+    if isinstance(types, PermissionDenied):
+        pickers.activity = connections.activity_type_choice(
+            provider, None, chosen_type_id, tracking, types.call
+        )
+        pickers.activity_note = connections.activity_types_forbidden(provider, types.call)
+    elif isinstance(types, AtsError):
+        title = PROVIDER_TITLES[provider]
+        pickers.activity_note = f"Could not load activity types from {title}: {types.message}"
+    else:
+        pickers.activity = connections.activity_type_choice(
+            provider, types, chosen_type_id, tracking
+        )
+    return pickers
+
+
+def activity_select(
+    choice: connections.ActivityTypeChoice | None, values: dict[str, Any]
+) -> tuple[list[tuple[str, str]], str] | None:
+    """The "Log emails as" options and the selected one: the saved choice, else the type named
+    "Email"; a blank "choose" option when neither is there. None: no list to pick from."""
+    if choice is None or not choice.types:
+        return None
+    ids = {t.id.lower(): t.id for t in choice.types}
+    wanted = values.get("activity_type_id", choice.chosen_id)
+    selected = ids.get(str(wanted or "").lower()) or ("" if wanted else choice.default_id) or ""
+    options = [(t.id, t.name) for t in choice.types]
+    if not selected:
+        options.insert(0, ("", "— choose a type —"))
+    return options, selected
+
+
 def render_page(
     request: Request,
-    session: Session,
-    caller: Caller,
-    user: Any,
+    db: Database,
     box: Any,
     settings: Settings,
     status_code: int = 200,
     **extra: Any,
 ) -> Response:
-    conn = connections.get_connection(session, caller.user_id)
-    if conn is not None and conn.disconnected_at is not None:
-        conn = None
-    current = connections.get_settings(session, caller.user_id)
-    jobs: list[tuple[str, str]] = []
-    fields: list[tuple[str, str]] = []
-    picker_note = None
-    if conn is not None:
-        jobs, fields, picker_note = _ats_lists(
-            conn.provider, box.open(conn.credentials_encrypted), settings
+    with db.session() as session:
+        caller, user = current_caller(request, session)
+        conn = connections.get_connection(session, caller.user_id)
+        if conn is not None and conn.disconnected_at is not None:
+            conn = None
+        current = connections.get_settings(session, caller.user_id)
+        creds = box.open(conn.credentials_encrypted) if conn is not None else None
+        candidates = (
+            connections.clone_candidates(session, caller)
+            if conn is not None and can_manage_teammates(caller.role)
+            else []
         )
-    candidates = (
-        connections.clone_candidates(session, caller)
-        if conn is not None and can_manage_teammates(caller.role)
-        else []
-    )
+    # The ATS is called after the transaction: no database lock is held while it answers.
+    pickers = Pickers()
+    if conn is not None and creds is not None:
+        pickers = load_pickers(
+            conn.provider, creds, settings, current.activity_type_id, current.activity_tracking
+        )
     return page(
         request,
         "integrations.html",
@@ -106,9 +191,12 @@ def render_page(
         credential_fields=CREDENTIAL_FIELDS,
         sync_modes=SYNC_MODES,
         record_types=RECORD_TYPES,
-        jobs=jobs,
-        ats_fields=fields,
-        picker_note=picker_note,
+        jobs=pickers.jobs,
+        ats_fields=pickers.fields,
+        picker_note=pickers.note,
+        activity=pickers.activity,
+        activity_note=pickers.activity_note,
+        activity_options=activity_select(pickers.activity, extra.get("values") or {}),
         mapping_sources=MAPPING_SOURCES,
         candidates=candidates,
         **extra,
@@ -117,11 +205,7 @@ def render_page(
 
 @router.get("/integrations")
 def integrations(request: Request, db: DbDep, box: BoxDep, settings: SettingsDep) -> Response:
-    with db.session() as session:
-        caller, user = current_caller(request, session)
-        return render_page(
-            request, session, caller, user, box, settings, flash=request.query_params.get("done")
-        )
+    return render_page(request, db, box, settings, flash=request.query_params.get("done"))
 
 
 @router.post("/integrations/connect", dependencies=[Depends(check_csrf)])
@@ -135,7 +219,7 @@ def _connect(request: Request, form: Any, db: Any, box: Any, settings: Settings)
     provider = str(form.get("provider") or "")
     values = {k: str(v) for k, v in form.items() if k not in ("csrf_token",)}
     with db.session() as session:
-        caller, user = current_caller(request, session)
+        caller, _ = current_caller(request, session)
     try:
         if provider not in PROVIDERS:
             raise FormInvalid({"provider": "Pick Crelate or Clockwork."})
@@ -152,10 +236,7 @@ def _connect(request: Request, form: Any, db: Any, box: Any, settings: Settings)
         errors = {k.removeprefix("credentials."): v for k, v in exc.errors.items()}
         if "credentials" in errors:
             errors["form"] = errors.pop("credentials")
-        with db.session() as session:
-            return render_page(
-                request, session, caller, user, box, settings, 422, errors=errors, values=values
-            )
+        return render_page(request, db, box, settings, 422, errors=errors, values=values)
     return RedirectResponse("/integrations?done=Connected.", status_code=303)
 
 
@@ -201,25 +282,15 @@ def _save_settings(request: Request, form: Any, db: Any, box: Any, settings: Set
     }
     if changes["record_type"] is None:
         del changes["record_type"]
+    if "activity_type_id" in form:  # absent when the ATS could not list the types: kept
+        changes["activity_type_id"] = blank_to_none(form.get("activity_type_id"))
     try:
         with db.session() as session:
-            caller, user = current_caller(request, session)
+            caller, _ = current_caller(request, session)
             patch = parse(SettingsPatch, changes).model_dump(exclude_unset=True)
             attempt(lambda: connections.update_settings(session, caller, patch))
     except FormInvalid as exc:
-        with db.session() as session:
-            caller, user = current_caller(request, session)
-            return render_page(
-                request,
-                session,
-                caller,
-                user,
-                box,
-                settings,
-                422,
-                errors=exc.errors,
-                values=changes,
-            )
+        return render_page(request, db, box, settings, 422, errors=exc.errors, values=changes)
     return RedirectResponse("/integrations?done=Settings saved.", status_code=303)
 
 

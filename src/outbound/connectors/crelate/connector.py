@@ -3,27 +3,31 @@
 from __future__ import annotations
 
 import asyncio
+import html
 import re
 from collections.abc import AsyncIterator
 from typing import Any, ClassVar
 
 from outbound.connectors.base import (
     ActivityInput,
+    AtsActivityType,
     AtsField,
     AtsIdentity,
     AtsJob,
     AtsList,
     AtsPerson,
     AtsStage,
+    DuplicateRecord,
     HttpConnector,
+    NotFoundError,
     PermanentError,
+    PermissionDenied,
     PersonInput,
 )
 from outbound.connectors.crelate import unverified
 from outbound.http import AsyncClient, Response
 
-# Confirmed: the Recruiting workflow type id seen in public code (S5).
-RECRUITING_WORKFLOW_TYPE_ID = "F6EF012F-998D-4132-B38B-A17A00B2B958"
+RECRUITING_WORKFLOW_TYPE_ID = unverified.RECRUITING_WORKFLOW_TYPE_ID
 EMAIL_FIELDS = (
     "EmailAddresses_Work",
     "EmailAddresses_Personal",
@@ -35,6 +39,13 @@ EMAIL_FIELDS = (
 )
 CONTACT_POINT_PREFIXES = ("EmailAddresses_", "PhoneNumbers_", "Websites_", "InstantAddresses_")
 E164 = re.compile(r"^\+[1-9]\d{6,14}$")
+# "A duplicate record of type Contacts with ID '<uuid>' was found." (409, MP 4f49640)
+DUPLICATE_ID = re.compile(r"\bID '([0-9A-Fa-f-]{36})'")
+# A validation message names a field: "FirstName is required.", "LastName: must not be empty".
+INVALID_FIELD = re.compile(
+    r"\b([A-Z][A-Za-z0-9_]*)\b[^.;]*?\b(?:is required|required|is invalid|invalid|must|"
+    r"cannot|missing)\b"
+)
 
 
 class CrelateConnector(HttpConnector):
@@ -52,15 +63,38 @@ class CrelateConnector(HttpConnector):
         )
         self._stages: list[AtsStage] | None = None
         self._email_type_id: str | None = None
+        self._stage_method: str | None = None
         # Many jobs run at once on one connector: look lookups up once, not once per job.
         self._lookup_lock = asyncio.Lock()
 
-    def error_message(self, response: Response) -> str:
+    @staticmethod
+    def error_messages(response: Response) -> list[str]:
+        """Crelate answers ``{Errors: [{Message}]}`` and sometimes a plain string (MP df0fefc)."""
         try:
-            errors = response.json().get("Errors") or []
-            return "; ".join(str(e.get("Message", "")) for e in errors) or response.reason_phrase
+            body = response.json()
         except ValueError:
-            return response.reason_phrase
+            return [response.text.strip()[:300]] if response.text.strip() else []
+        if isinstance(body, str):
+            return [body]
+        errors = body.get("Errors") if isinstance(body, dict) else None
+        return [str(e.get("Message", "")) if isinstance(e, dict) else str(e) for e in errors or []]
+
+    def error_message(self, response: Response) -> str:
+        return "; ".join(m for m in self.error_messages(response) if m) or response.reason_phrase
+
+    def raise_for_status(self, method: str, path: str, response: Response) -> None:
+        code = response.status_code
+        if code < 400:
+            return
+        text = self.error_message(response)
+        duplicate = DUPLICATE_ID.search(text) if code == 409 else None
+        if duplicate:
+            raise DuplicateRecord(f"Crelate's duplicate check: {text}", duplicate.group(1))
+        invalid = INVALID_FIELD.search(text) if code in (400, 500) else None
+        if invalid:
+            # Official: an invalid record is a 500 listing the missing fields. Permanent.
+            raise PermanentError(f"Crelate refused the record: {text}", code, invalid.group(1))
+        super().raise_for_status(method, path, response)
 
     async def _data(self, method: str, path: str, **kwargs: Any) -> Any:
         return (await self.request(method, path, **kwargs)).json().get("Data")
@@ -80,9 +114,15 @@ class CrelateConnector(HttpConnector):
 
     async def verify(self) -> AtsIdentity:
         await self.request("GET", "/jobs", params={"limit": 1})  # confirmed: bad key → 401
-        me = await self._data("GET", unverified.CURRENT_USER_PATH)
-        name = me.get("Title") or me.get("Name") or me.get("FullName") or "Crelate user"
-        return AtsIdentity(user_id=str(me["Id"]), user_name=name, org=self.base_url)
+        try:
+            me = await self._data("GET", unverified.CURRENT_USER_PATH)
+        except (NotFoundError, PermissionDenied):
+            # No public client reads the key's owner: connect anyway and learn it from the
+            # first record created (its CreatedById).
+            return AtsIdentity(user_id="", user_name="", org=self.base_url)
+        me = me if isinstance(me, dict) else {}
+        name = me.get("Title") or me.get("Name") or me.get("FullName") or ""
+        return AtsIdentity(user_id=str(me.get("Id") or ""), user_name=name, org=self.base_url)
 
     @staticmethod
     def _person(data: dict[str, Any]) -> AtsPerson:
@@ -94,17 +134,19 @@ class CrelateConnector(HttpConnector):
             ),
             None,
         )
-        created_by = (data.get("CreatedById") or {}).get("Id")
+        created_by = data.get("CreatedById") or {}
         return AtsPerson(
             id=str(data["Id"]),
             email=email,
             first_name=data.get("FirstName"),
             last_name=data.get("LastName"),
-            created_by_id=created_by,
+            created_by_id=created_by.get("Id"),
+            created_by_name=created_by.get("Title"),
             fields=data,
         )
 
-    async def find_person_by_email(self, email: str) -> AtsPerson | None:
+    async def find_person_by_email(self, email: str, name: str | None = None) -> AtsPerson | None:
+        # Crelate's `emails` filter is confirmed (audit #10): the name is not needed.
         data = await self._data("GET", "/contacts", params={"emails": email, "limit": 10})
         wanted = email.strip().lower()
         for item in data or []:
@@ -156,7 +198,11 @@ class CrelateConnector(HttpConnector):
 
     async def create_person(self, person: PersonInput) -> str:
         data = await self._data("POST", "/contacts", json={"entity": self.person_entity(person)})
-        return str(data)
+        if not isinstance(data, str) or not data:
+            raise PermanentError(
+                f"Crelate accepted the contact but answered no record id ({data!r})"
+            )
+        return data
 
     async def complete_person(self, person_id: str, person: PersonInput, fresh: bool) -> None:
         return None  # one call writes the whole record
@@ -172,8 +218,10 @@ class CrelateConnector(HttpConnector):
     async def list_jobs(self) -> list[AtsJob]:
         return [AtsJob(str(j["Id"]), j.get("Name") or "") async for j in self._pages("/jobs")]
 
-    async def list_stages(self, job_id: str) -> list[AtsStage]:
+    async def list_stages(self, job_id: str, fresh: bool = False) -> list[AtsStage]:
         async with self._lookup_lock:
+            if fresh:  # a stage created in Crelate since the last look
+                self._stages = None
             return await self._load_stages()
 
     async def _load_stages(self) -> list[AtsStage]:
@@ -185,9 +233,14 @@ class CrelateConnector(HttpConnector):
         return self._stages
 
     async def is_attached(self, person_id: str, job_id: str) -> bool:
-        history = await self._data(
-            "GET", f"/jobs/{job_id}/contacts/history", params={"contact_id": person_id, "limit": 1}
-        )
+        try:
+            history = await self._data(
+                "GET",
+                f"/jobs/{job_id}/contacts/history",
+                params={"contact_id": person_id, "limit": 1},
+            )
+        except NotFoundError:
+            return False  # unverified.HISTORY_404_MEANS_NOT_ON_JOB (S8 reads it so)
         return bool(history)
 
     async def attach(self, person_id: str, job_id: str) -> None:
@@ -198,8 +251,30 @@ class CrelateConnector(HttpConnector):
         )
 
     async def set_stage(self, person_id: str, job_id: str, stage: AtsStage) -> None:
+        """How a stage changes is unknown (audit #30): try the assumed form, and on a refusal
+        the other one; the one that worked is kept for this connection."""
+        first = self._stage_method or unverified.SET_STAGE_METHOD
+        try:
+            await self._move(first, person_id, job_id, stage)
+        except PermanentError as refused:
+            if self._stage_method is not None or refused.status_code not in (400, 404, 405):
+                raise
+            other = "PUT" if first == "POST" else "POST"
+            try:
+                await self._move(other, person_id, job_id, stage)
+            except PermanentError:
+                raise refused from None
+            first = other
+        self._stage_method = first
+
+    async def _move(self, method: str, person_id: str, job_id: str, stage: AtsStage) -> None:
+        if method == "PUT":  # v1's form: one contact's pipeline entry
+            await self.request(
+                "PUT", f"/jobs/{job_id}/contacts/{person_id}", json={"statusId": stage.id}
+            )
+            return
         await self.request(
-            unverified.SET_STAGE_METHOD,
+            "POST",
             f"/jobs/{job_id}/contacts",
             params={"contact_ids": person_id},
             json={"statusId": stage.id},
@@ -209,26 +284,35 @@ class CrelateConnector(HttpConnector):
         async with self._lookup_lock:
             return await self._load_email_activity_type()
 
+    async def list_activity_types(self) -> list[AtsActivityType]:
+        types = await self._data("GET", "/activitytypes", params={"limit": 100})
+        return [AtsActivityType(str(t["Id"]), str(t.get("Name") or "")) for t in types or []]
+
     async def _load_email_activity_type(self) -> str:
         if self._email_type_id is None:
-            types = await self._data("GET", "/activitytypes", params={"limit": 100})
             wanted = {n.lower() for n in unverified.EMAIL_ACTIVITY_TYPE_NAMES}
-            match = next((t for t in types or [] if str(t.get("Name", "")).lower() in wanted), None)
+            types = await self.list_activity_types()
+            match = next((t for t in types if t.name.lower() in wanted), None)
             if match is None:
-                raise PermanentError('Crelate has no activity type named "Email"')
-            self._email_type_id = str(match["Id"])
+                raise PermanentError(
+                    'Crelate has no activity type named "Email": choose the activity type '
+                    "for logged emails on the Integrations page"
+                )
+            self._email_type_id = match.id
         return self._email_type_id
 
     async def log_activity(self, person_id: str, activity: ActivityInput) -> None:
-        verb = await self._email_activity_type()
+        verb = activity.activity_type_id or await self._email_activity_type()
         direction = "Email sent" if activity.kind == "sent" else "Email reply"
+        # Subjects and bodies are written by prospects: text, never markup, in Crelate's HTML.
+        body_html = html.escape(activity.body).replace("\n", "<br>")
         entity = {
             "ParentId": {"Id": person_id, "EntityName": "Contacts"},
             "VerbId": {"Id": verb},
             "Subject": f"{direction}: {activity.subject}",
             "Display": activity.body[:2000],
             # The marker lets a retry after an uncertain failure see that this write landed.
-            "HTML": f"<!-- {activity.marker} --><p>{activity.body}</p>",
+            "HTML": f"<!-- {activity.marker} --><p>{body_html}</p>",
             "When": activity.occurred_at,
             "Completed": True,
             "IsEngagement": True,
@@ -243,8 +327,15 @@ class CrelateConnector(HttpConnector):
         return False
 
     async def list_lists(self) -> AsyncIterator[AtsList]:
-        async for item in self._pages(unverified.LISTS_PATH):
-            yield AtsList(str(item["Id"]), item.get("Name") or "")
+        try:
+            async for item in self._pages(unverified.LISTS_PATH):
+                yield AtsList(str(item["Id"]), item.get("Name") or "")
+        except NotFoundError as exc:  # unverified.LISTS_PATH: no public client reads lists
+            raise PermanentError(
+                "This Crelate account does not offer its lists through the API, so lists "
+                "cannot be imported; add the contacts to the sequence instead",
+                404,
+            ) from exc
 
     async def list_members(self, list_id: str) -> AsyncIterator[AtsPerson]:
         async for item in self._pages(unverified.LIST_MEMBERS_PATH.format(list_id=list_id)):

@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 import re
 import uuid
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse
 from starlette.types import Scope
 
@@ -82,11 +83,14 @@ def create_crelate_app(
     faults: FaultConfig | None = None,
     rate_limit: RateLimitConfig | None = None,
     state_file: Path | None = None,
+    profiles: Iterable[str] = (),
 ) -> Harness:
     api = FastAPI(
         title="Crelate api3 simulator", docs_url="/_admin/docs", openapi_url="/_admin/openapi.json"
     )
     state: dict[str, Any] = load_state(state_file) or {"store": seed_store(seed), "seed": seed}
+    state.setdefault("denied", {})  # api key or "*" → ["POST /activities", …] (answered 403)
+    active = unverified.profiles(profiles)
 
     def store() -> CrelateStore:
         s: CrelateStore = state["store"]
@@ -106,7 +110,18 @@ def create_crelate_app(
         u = store().user_by_key(_key_of(request.scope))
         if u is None:
             raise CrelateError(401, "Authorization has been denied for this request.")
+        call = f"{request.method} {request.url.path.removeprefix('/api3')}"
+        denied = [*state["denied"].get("*", ()), *state["denied"].get(u["ApiKey"], ())]
+        if any(call == d or call.startswith(d + "/") for d in denied):
+            # Evidence (MP 52758b0): a valid key without permission on one endpoint gets 403.
+            raise CrelateError(403, "You do not have permission to perform this action.")
         return u
+
+    def usable_activity_types() -> list[dict[str, Any]]:
+        types = store().activity_types
+        if "no_email_activity_type" in active:
+            return [t for t in types if t["Name"].lower() not in unverified.EMAIL_TYPE_NAMES]
+        return types
 
     async def entity(request: Request, key: str = "entity") -> Any:
         try:
@@ -209,10 +224,22 @@ def create_crelate_app(
             ]
         return page(request, items)
 
+    def refuse_duplicate(e: dict[str, Any]) -> None:
+        """Crelate's own duplicate check (MP 4f49640): seen for the same name with another
+        email; the same email is a duplicate too."""
+        if "duplicate_check_off" in active:
+            return
+        match = store().duplicate_of(e)
+        if match is not None:
+            raise CrelateError(
+                409, f"A duplicate record of type Contacts with ID '{match}' was found."
+            )
+
     @api.post("/api3/contacts")
     async def create_contact(request: Request) -> JSONResponse:
         u = user(request)
         e = validate_contact(await entity(request), creating=True)
+        refuse_duplicate(e)
         return reply(request, store().add_contact(e, u), 201)
 
     @api.post("/api3/contacts/bulk")
@@ -222,6 +249,8 @@ def create_crelate_app(
         if not isinstance(entities, list):
             raise CrelateError(400, "entities must be an array")
         checked = [validate_contact(e, creating=True) for e in entities]
+        for e in checked:
+            refuse_duplicate(e)
         return reply(request, [store().add_contact(e, u) for e in checked], 201)
 
     @api.get("/api3/contacts/{cid}")
@@ -242,6 +271,16 @@ def create_crelate_app(
         c["UpdatedById"] = {"Id": u["Id"], "Title": u["Name"]}
         c["ModifiedOn"] = now_iso()
         return reply(request, c["Id"])
+
+    @api.delete("/api3/contacts/{cid}")
+    async def delete_contact(cid: str, request: Request) -> JSONResponse:
+        """Unverified: the doctor's write probes clean up their throw-away contacts with it."""
+        user(request)
+        contact = contact_or_404(cid)
+        del store().contacts[contact["Id"]]
+        for key in [k for k in store().pipeline if k[1] == contact["Id"]]:
+            del store().pipeline[key]
+        return reply(request, contact["Id"])
 
     # -- jobs and pipelines -------------------------------------------------------------
     @api.get("/api3/jobs")
@@ -273,34 +312,51 @@ def create_crelate_app(
             raise CrelateError(400, "The workflow status was not found.")
         return match
 
-    @api.api_route("/api3/jobs/{jid}/contacts", methods=["POST", "PATCH", "PUT"])
+    async def json_body(request: Request) -> dict[str, Any]:
+        try:
+            body = json.loads(await request.body() or b"{}")
+        except ValueError as exc:
+            raise CrelateError(400, "The request body is not valid JSON.") from exc
+        if not isinstance(body, dict):
+            raise CrelateError(400, "The request body must be an object.")
+        return body
+
+    def move(job: dict[str, Any], contact: dict[str, Any], stage: dict[str, Any]) -> None:
+        entry = store().pipeline.setdefault(
+            (job["Id"], contact["Id"]), {"StatusId": None, "History": []}
+        )
+        if entry["StatusId"] != stage["Id"]:
+            entry["StatusId"] = stage["Id"]
+            entry["History"].append(
+                {"Date": now_iso(), "Stage": {"Id": stage["Id"], "Title": stage["Name"]}}
+            )
+
+    @api.post("/api3/jobs/{jid}/contacts")
     async def job_contacts(jid: str, request: Request) -> JSONResponse:
         user(request)
         job = job_or_404(jid)
         ids = [i for i in request.query_params.get("contact_ids", "").split(",") if i]
         if not ids:
             raise CrelateError(400, "contact_ids is required.")
-        try:
-            body = json.loads(await request.body() or b"{}")
-        except ValueError as exc:
-            raise CrelateError(400, "The request body is not valid JSON.") from exc
-        stage = stage_from(body if isinstance(body, dict) else {})
-        for cid in ids:
-            contact = contact_or_404(cid)
-            key = (job["Id"], contact["Id"])
-            entry = store().pipeline.get(key)
-            if entry is None:
-                if request.method != "POST":
-                    raise CrelateError(
-                        unverified.NOT_FOUND_STATUS, f"Contact {cid} is not on job {jid}."
-                    )
-                entry = store().pipeline[key] = {"StatusId": None, "History": []}
-            if entry["StatusId"] != stage["Id"]:
-                entry["StatusId"] = stage["Id"]
-                entry["History"].append(
-                    {"Date": now_iso(), "Stage": {"Id": stage["Id"], "Title": stage["Name"]}}
-                )
+        stage = stage_from(await json_body(request))
+        contacts = [contact_or_404(cid) for cid in ids]
+        for contact in contacts:
+            on_job = (job["Id"], contact["Id"]) in store().pipeline
+            if on_job and "stage_put" in active:
+                raise CrelateError(400, f"Contact {contact['Id']} is already on this job.")
+            move(job, contact, stage)
         return reply(request, ids)
+
+    @api.put("/api3/jobs/{jid}/contacts/{cid}")
+    async def job_contact_stage(jid: str, cid: str, request: Request) -> JSONResponse:
+        user(request)
+        if "stage_put" not in active:
+            raise CrelateError(404, f"No HTTP resource was found that matches {request.url.path}.")
+        job, contact = job_or_404(jid), contact_or_404(cid)
+        if (job["Id"], contact["Id"]) not in store().pipeline:
+            raise CrelateError(404, f"Contact {cid} is not on job {jid}.")
+        move(job, contact, stage_from(await json_body(request)))
+        return reply(request, contact["Id"])
 
     @api.get("/api3/jobs/{jid}/contacts")
     async def job_contacts_list(jid: str, request: Request) -> JSONResponse:
@@ -318,6 +374,9 @@ def create_crelate_app(
         for (j, c), entry in store().pipeline.items():
             if j == job["Id"] and (cid is None or c.lower() == cid.lower()):
                 items.extend(entry["History"])
+        if not items and cid and "history_empty_list" not in active:
+            # S8 treats a 404 here as "no history": a contact never on the job.
+            raise CrelateError(404, f"No pipeline history for contact {cid} on job {jid}.")
         return page(request, items)
 
     @api.get("/api3/workflowstatuses")
@@ -334,7 +393,9 @@ def create_crelate_app(
     @api.get("/api3/activitytypes")
     async def activity_types(request: Request) -> JSONResponse:
         user(request)
-        return page(request, store().activity_types)
+        if "activitytypes_forbidden" in active:
+            raise CrelateError(403, "You do not have permission to perform this action.")
+        return page(request, usable_activity_types())
 
     def parent_of(e: dict[str, Any]) -> dict[str, Any]:
         parent = e.get("ParentId")
@@ -351,7 +412,7 @@ def create_crelate_app(
         parent = parent_of(e)
         verb = e.get("VerbId") or {}
         if not any(
-            t["Id"].lower() == str(verb.get("Id", "")).lower() for t in store().activity_types
+            t["Id"].lower() == str(verb.get("Id", "")).lower() for t in usable_activity_types()
         ):
             raise CrelateError(400, "VerbId must be an existing activity type.")
         aid = new_id()
@@ -410,18 +471,26 @@ def create_crelate_app(
     def public_user(u: dict[str, Any]) -> dict[str, Any]:
         return {"Id": u["Id"], "Title": u["Name"], "Name": u["Name"], "Email": u["Email"]}
 
+    def absent_under(profile: str, request: Request) -> None:
+        if profile in active:
+            raise CrelateError(404, f"No HTTP resource was found that matches {request.url.path}.")
+
     @api.get("/api3/users/me")
     async def me(request: Request) -> JSONResponse:
-        return reply(request, public_user(user(request)))
+        u = user(request)
+        absent_under("no_users_me", request)
+        return reply(request, public_user(u))
 
     @api.get("/api3/users")
     async def users(request: Request) -> JSONResponse:
         user(request)
+        absent_under("no_users_me", request)
         return page(request, [public_user(u) for u in store().users])
 
     @api.get("/api3/lists")
     async def lists(request: Request) -> JSONResponse:
         user(request)
+        absent_under("no_lists", request)
         return page(
             request,
             [
@@ -433,6 +502,7 @@ def create_crelate_app(
     @api.get("/api3/lists/{lid}/contacts")
     async def list_members(lid: str, request: Request) -> JSONResponse:
         user(request)
+        absent_under("no_lists", request)
         entry = next((v for k, v in store().lists.items() if k.lower() == lid.lower()), None)
         if entry is None:
             raise CrelateError(unverified.NOT_FOUND_STATUS, f"List {lid} was not found.")
@@ -452,11 +522,24 @@ def create_crelate_app(
         error_body=_error_body,
         faults=faults,
         rate_limit=rate_limit,
+        profiles=active,
     )
 
     def reset(seed_name: str | None) -> None:
         state["seed"] = seed_name or state["seed"]
         state["store"] = seed_store(state["seed"])
+        state["denied"] = {}
+
+    @api.put("/_admin/permissions")
+    async def permissions(request: Request) -> dict[str, Any]:
+        """Take calls away from a key (or every key: no api_key), as a restricted Crelate role
+        does: {"api_key": …, "deny": ["POST /activities"]}. An empty list gives them back."""
+        body = await request.json()
+        deny = body.get("deny") if isinstance(body, dict) else None
+        if not isinstance(deny, list) or not all(isinstance(d, str) for d in deny):
+            raise HTTPException(422, 'send {"api_key": optional, "deny": ["METHOD /path", …]}')
+        state["denied"][body.get("api_key") or "*"] = [d.strip() for d in deny]
+        return {"denied": state["denied"]}
 
     mount_admin(api, harness, store, RECORD_KINDS, reset)
 

@@ -54,6 +54,22 @@ class CrelateStore:
             if isinstance(contact.get(f), dict) and contact[f].get("Value")
         ]
 
+    def duplicate_of(self, entity: dict[str, Any]) -> str | None:
+        """The record Crelate's duplicate check would match: same full name, or same email."""
+        name = (
+            str(entity.get("FirstName") or "").strip().lower(),
+            str(entity.get("LastName") or "").strip().lower(),
+        )
+        emails = set(self.emails_of(entity))
+        for contact in self.contacts.values():
+            same_name = name == (
+                str(contact.get("FirstName") or "").strip().lower(),
+                str(contact.get("LastName") or "").strip().lower(),
+            )
+            if same_name or emails & set(self.emails_of(contact)):
+                return str(contact["Id"])
+        return None
+
     def add_contact(self, entity: dict[str, Any], user: dict[str, Any]) -> str:
         cid = new_id()
         stamp = now_iso()
