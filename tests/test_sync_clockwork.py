@@ -220,3 +220,19 @@ def test_clone_settings_to_teammates_on_the_same_ats(
     ) == ("on_reply", "lead_contact", False, mapping)
     assert team.call("GET", "/settings", "recruiter").json()["sync_mode"] == "on_add"
     assert team.call("POST", "/settings/clone", "recruiter", json={}).status_code == 403
+
+
+def test_prospect_text_is_escaped_in_clockwork_notes(team: Team, clockwork: Sim, work: Any) -> None:
+    connect(team)
+    seq = make_sequence(team)
+    (eid,) = add(team, seq, person(1))
+    team.call(
+        "POST",
+        f"/enrollments/{eid}/events",
+        json={"kind": "replied", "subject": "Re: <b>Hi</b>", "body": "<script>x()</script>\nok"},
+    )
+    work()
+    (note,) = clockwork.records("notes")
+    assert "<script>" not in note["content"] and "<b>Hi</b>" not in note["content"]
+    assert "&lt;script&gt;x()&lt;/script&gt;<br>ok" in note["content"]
+    assert "Re: &lt;b&gt;Hi&lt;/b&gt;" in note["content"]

@@ -155,7 +155,7 @@ def worker_cmd(
 
 @app.command()
 def simulate(
-    ats: Annotated[str, typer.Argument(help="crelate or clockwork")],
+    ats: Annotated[str, typer.Argument(help="The ATS to simulate: crelate or clockwork")],
     port: Annotated[int, typer.Option()] = 9001,
     host: Annotated[str, typer.Option()] = "127.0.0.1",
     seed: Annotated[
@@ -178,6 +178,7 @@ def simulate(
     """Serve a Crelate or Clockwork simulator (admin routes under /_admin)."""
     import uvicorn
 
+    from outbound.connectors.registry import simulator_factory, spec_of
     from outbound.simulators.harness import FaultConfig, RateLimitConfig, UnknownProfile
 
     faults = FaultConfig(
@@ -189,49 +190,38 @@ def simulate(
     )
     limit = RateLimitConfig(requests_per_second=rate)
     try:
-        if ats == "crelate":
-            from outbound.simulators.crelate.app import create_crelate_app
-
-            sim = create_crelate_app(seed, faults, limit, profiles=profile or ())
-            hint = (
-                "curl -H 'X-Api-Key: alicecrelatekey0000000000a' "
-                + f"http://{host}:{port}/api3/jobs"
-            )
-        elif ats == "clockwork":
-            from outbound.simulators.clockwork.app import create_clockwork_app
-
-            sim = create_clockwork_app(seed, "acme", faults, limit, profiles=profile or ())
-            hint = (
-                f"curl -H 'Authorization: Token Y3ctYWxpY2Uta2V5OmN3LWFsaWNlLXNlY3JldA==' "
-                f"-H 'X-API-Key: acme-firm-service-key-0001' http://{host}:{port}/v3.0/acme/projects"
-            )
-        else:
-            _fail("ats must be crelate or clockwork")
-            return
-    except UnknownProfile as exc:
+        spec = spec_of(ats)
+        factory = simulator_factory(spec)
+        sim = factory(seed=seed, faults=faults, rate_limit=limit, profiles=profile or ())
+    except (ValueError, UnknownProfile) as exc:
         _fail(str(exc))
         return
     console.print(f"profiles: {', '.join(sorted(sim.profiles.active)) or 'none'}")
-    console.print(f"{ats} simulator on http://{host}:{port}  (seed: {seed}; keys: /_admin/keys)")
-    console.print(f"try: {hint}")
+    console.print(
+        f"{spec.title} simulator: API at http://{host}:{port}{spec.simulator_api_root}  "
+        f"(seed: {seed}; keys: /_admin/keys; profiles: /_admin/profiles)"
+    )
+    creds = ", ".join(f"{k}={v}" for k, v in spec.simulator_credentials.items())
+    console.print(f"connect Outbound to it with: {creds}")
     uvicorn.run(sim, host=host, port=port, log_level="warning")
 
 
 def _credentials(provider: str, given: list[str]) -> dict[str, str]:
     """`--credential name=value` pairs; a missing one is asked for (typed input hidden)."""
-    from outbound.connectors.registry import CREDENTIAL_FIELDS
+    from outbound.connectors.registry import spec_of
 
-    fields = CREDENTIAL_FIELDS[provider]
+    fields = {f.name: f for f in spec_of(provider).credentials}
     credentials: dict[str, str] = {}
     for pair in given:
         name, sep, value = pair.partition("=")
         if not sep or name not in fields:
             _fail(f"--credential takes name=value with a name among: {', '.join(fields)}")
         credentials[name] = value
-    for name, help_text in fields.items():
+    for name, spec_field in fields.items():
         if not credentials.get(name):
-            secret = name not in ("firm",)
-            credentials[name] = typer.prompt(f"{name} ({help_text})", hide_input=secret)
+            credentials[name] = typer.prompt(
+                f"{name} ({spec_field.help})", hide_input=spec_field.secret
+            )
     return credentials
 
 

@@ -26,12 +26,16 @@ class Settings(BaseSettings):
     worker_concurrency: int = 32
     worker_batch_size: int = 64
     lease_seconds: int = 60
-    # Per ATS credential, requests per second the worker allows itself (limits undocumented).
-    crelate_rate_per_second: float = 5.0
-    clockwork_rate_per_second: float = 5.0
+    # Per ATS credential, requests per second the worker allows itself (limits undocumented);
+    # unset: the ATS's registry default (outbound.connectors.registry).
+    crelate_rate_per_second: float | None = None
+    clockwork_rate_per_second: float | None = None
     # Where the connectors send requests; point them at a simulator in the demo and the tests.
-    crelate_base_url: str = "https://app.crelate.com/api3"
-    clockwork_base_url: str = "https://api.clockworkrecruiting.com/v3.0"
+    # Unset: the real API. Any other registered ATS: OUTBOUND_ATS_BASE_URLS='{"name": "…"}'.
+    crelate_base_url: str | None = None
+    clockwork_base_url: str | None = None
+    ats_base_urls: dict[str, str] = {}
+    ats_rates_per_second: dict[str, float] = {}
     max_attempts: int = 12
     # json (one object per line, for log collectors) or text.
     log_format: str = "json"

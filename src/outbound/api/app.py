@@ -18,7 +18,7 @@ from outbound.api.routes_mailbox import router as mailbox_router
 from outbound.api.routes_sequences import router as sequences_router
 from outbound.api.routes_team import router as team_router
 from outbound.api.routes_tracking import router as tracking_router
-from outbound.api.schemas import ERROR_RESPONSES
+from outbound.api.schemas import ERROR_RESPONSES, ErrorOut
 from outbound.crypto import SecretBox
 from outbound.mail.worker import MailWorker
 from outbound.metrics import render
@@ -26,6 +26,12 @@ from outbound.settings import Settings
 from outbound.store.db import Database
 from outbound.sync.worker import Worker
 from outbound.web import app as web
+
+# A 2xx means committed; a database that fails, even at the commit, answers one of these.
+SERVER_ERRORS: dict[int | str, dict[str, object]] = {
+    500: {"model": ErrorOut, "description": "An error on our side: the request was rolled back"},
+    503: {"model": ErrorOut, "description": "The database is unavailable: try again later"},
+}
 
 
 def create_app(
@@ -58,7 +64,7 @@ def create_app(
     app.state.box = SecretBox(settings.fernet_key)
     errors.install(app)
 
-    api = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES)
+    api = APIRouter(prefix="/api/v1", responses={**ERROR_RESPONSES, **SERVER_ERRORS})
     for router in (
         team_router,
         sequences_router,

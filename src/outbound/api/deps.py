@@ -1,4 +1,5 @@
-"""FastAPI dependencies: the database session (one transaction per request) and the caller."""
+"""FastAPI dependencies: the database session (one transaction per request, committed before
+the answer is sent) and the caller."""
 
 from __future__ import annotations
 
@@ -36,7 +37,13 @@ def get_box(request: Request) -> SecretBox:
 
 
 def get_session(db: Annotated[Database, Depends(get_db)]) -> Iterator[Session]:
-    """One unit of work per request: the change and the jobs it causes commit together."""
+    """One unit of work per request: the change and the jobs it causes commit together.
+
+    Used with ``scope="function"`` (``SessionDep``): FastAPI closes it as soon as the route has
+    returned and its answer is serialised, *before* the response is sent. So a 2xx means
+    committed (a GET right after sees it, from any connection), and a commit that fails
+    answers an error (``errors.install``) instead of a 2xx for a change that was never stored.
+    """
     with db.session() as session:
         yield session
 
@@ -54,7 +61,8 @@ def get_caller(
     return caller
 
 
-SessionDep = Annotated[Session, Depends(get_session)]
+# "function": committed before the answer; the default ("request") runs after it is sent.
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 CallerDep = Annotated[Caller, Depends(get_caller)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 BoxDep = Annotated[SecretBox, Depends(get_box)]

@@ -1,4 +1,7 @@
-"""Every error is a 4xx JSON body that names the offending field; never a traceback."""
+"""Every error is a JSON body (``ErrorOut``): a 4xx names the offending field; a database that
+fails, even at the commit, answers a 5xx in the same shape (pages: the same words, as text).
+Never a traceback, and never a 2xx for a change that was not stored (each request's transaction
+commits before the answer: ``deps.SessionDep``, and the web app's explicit blocks)."""
 
 from __future__ import annotations
 
@@ -6,8 +9,8 @@ import logging
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
-from sqlalchemy.exc import IntegrityError
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 
 from outbound.domain.vocabulary import PROVIDERS
 from outbound.service.errors import ServiceError
@@ -30,6 +33,15 @@ def _field(loc: tuple[object, ...] | list[object]) -> str:
         else:
             out += ("." if out else "") + str(part)
     return out or "body"
+
+
+def _server_error(
+    request: Request, status: int, detail: str, headers: dict[str, str] | None = None
+) -> Response:
+    """The REST API answers its error body; a page (web app, tracking links) plain words."""
+    if request.url.path.startswith("/api/"):
+        return JSONResponse({"detail": detail, "field": None}, status, headers)
+    return PlainTextResponse(detail[:1].upper() + detail[1:] + ".", status, headers)
 
 
 def install(app: FastAPI) -> None:
@@ -67,3 +79,22 @@ def install(app: FastAPI) -> None:
         return JSONResponse(
             status_code=409, content={"detail": "conflicts with a concurrent change", "field": None}
         )
+
+    @app.exception_handler(OperationalError)
+    async def _unavailable(request: Request, exc: OperationalError) -> Response:
+        # The connection was lost, the server is gone or a lock wait timed out, possibly at
+        # the commit itself: never a 2xx, since the change cannot be taken as stored.
+        log.error("database unavailable: %s %s", request.method, request.url.path, exc_info=exc)
+        detail = "the database is unavailable right now; try again in a moment"
+        return _server_error(request, 503, detail, {"Retry-After": "5"})
+
+    @app.exception_handler(SQLAlchemyError)
+    async def _database(request: Request, exc: SQLAlchemyError) -> Response:
+        # Refused by the database (a bug, not the caller's input): the transaction rolled back.
+        log.error("database error: %s %s", request.method, request.url.path, exc_info=exc)
+        return _server_error(request, 500, "a database error stopped this request; it was undone")
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, _: Exception) -> Response:
+        # Starlette answers with this, then re-raises so that the server logs the traceback.
+        return _server_error(request, 500, "an unexpected error stopped this request")

@@ -14,8 +14,7 @@ from outbound.api.schemas import (
     CloneCandidate,
     CloneIn,
     CloneOut,
-    ConnectClockwork,
-    ConnectCrelate,
+    ConnectIn,
     ConnectionOut,
     NamedItem,
     SettingsOut,
@@ -28,7 +27,7 @@ from outbound.connectors.base import (
     Connector,
     PermissionDenied,
 )
-from outbound.connectors.registry import CREDENTIAL_FIELDS, make_connector
+from outbound.connectors.registry import credential_fields, make_connector
 from outbound.domain.vocabulary import PROVIDER_TITLES
 from outbound.service import connections
 from outbound.service.errors import AtsRejected, ServiceError
@@ -90,7 +89,7 @@ def call_ats(
 @router.get("/connection/providers")
 def providers() -> dict[str, dict[str, str]]:
     """The credentials each ATS needs, with where to find them."""
-    return CREDENTIAL_FIELDS
+    return credential_fields()
 
 
 @router.get("/connection", response_model=ConnectionOut)
@@ -100,7 +99,7 @@ def get_connection(session: SessionDep, caller: CallerDep) -> object:
 
 @router.put("/connection", response_model=ConnectionOut)
 def connect(
-    body: Annotated[ConnectCrelate | ConnectClockwork, Body(discriminator="provider")],
+    body: Annotated[ConnectIn, Body()],
     db: DbDep,
     caller: CallerDep,
     settings: SettingsDep,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from outbound.api.deps import BoxDep, CallerDep, SessionDep, SettingsDep
+from outbound.api.deps import BoxDep, CallerDep, DbDep, SessionDep, SettingsDep
 from outbound.api.schemas import MailboxIn, MailboxOut, SuppressionIn, SuppressionOut
 from outbound.service import mailboxes, outreach
 
@@ -19,23 +19,20 @@ def get_mailbox(session: SessionDep, caller: CallerDep) -> object:
 
 @router.put("/mailbox", response_model=MailboxOut)
 def put_mailbox(
-    body: MailboxIn, session: SessionDep, caller: CallerDep, box: BoxDep, settings: SettingsDep
+    body: MailboxIn, db: DbDep, caller: CallerDep, box: BoxDep, settings: SettingsDep
 ) -> object:
     """Connect (or change) your mailbox. Outbound logs in to SMTP and IMAP first and says
     which field is wrong when it cannot; nothing is saved unless both work."""
     values = body.model_dump(exclude={"smtp_password", "imap_password"})
     values["smtp_username"] = values["smtp_username"] or body.email
-    existing = mailboxes.get_mailbox(session, caller.user_id)
-    mb, secrets = mailboxes.build_mailbox(
-        existing,
-        caller,
-        values,
-        {"smtp_password": body.smtp_password, "imap_password": body.imap_password},
-        box,
-        settings,
-    )
-    mailboxes.verify(mb, secrets)
-    return mailboxes.save_mailbox(session, caller, mb, secrets, box)
+    passwords = {"smtp_password": body.smtp_password, "imap_password": body.imap_password}
+    with db.session() as session:
+        existing = mailboxes.get_mailbox(session, caller.user_id)
+    change = mailboxes.plan_change(existing, caller, values, passwords, box, settings)
+    # The servers can take seconds: no transaction (on SQLite, the write lock) is held meanwhile.
+    mailboxes.verify(change.mailbox, change.secrets)
+    with db.session() as session:
+        return mailboxes.save_change(session, caller, change, box)
 
 
 @router.delete("/mailbox", status_code=204)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from outbound.api.deps import CallerDep, SessionDep
+from outbound.api.deps import BoxDep, CallerDep, DbDep, SessionDep, SettingsDep
 from outbound.api.schemas import DbId, SequenceIn, SequenceOut, SequencePatch
 from outbound.service import sequences
-from outbound.service.sequences import StepInput
+from outbound.service.sequences import AtsAccess, StepInput
 
 router = APIRouter(tags=["sequences"])
 
@@ -18,10 +18,19 @@ def list_sequences(session: SessionDep, caller: CallerDep) -> object:
 
 
 @router.post("/sequences", response_model=SequenceOut, status_code=201)
-def create_sequence(body: SequenceIn, session: SessionDep, caller: CallerDep) -> object:
+def create_sequence(
+    body: SequenceIn, db: DbDep, caller: CallerDep, settings: SettingsDep, box: BoxDep
+) -> object:
+    """A job/project in `sync.job_id` is checked against the owner's ATS first."""
     steps = [StepInput(s.subject, s.body, s.delay_days) for s in body.steps]
-    return sequences.create_sequence(
-        session, caller, body.name, steps, body.sync.model_dump(exclude_unset=True), body.owner_id
+    return sequences.save_new_sequence(
+        db,
+        caller,
+        AtsAccess(settings, box),
+        body.name,
+        steps,
+        body.sync.model_dump(exclude_unset=True),
+        body.owner_id,
     )
 
 
@@ -32,15 +41,27 @@ def get_sequence(sequence_id: DbId, session: SessionDep, caller: CallerDep) -> o
 
 @router.patch("/sequences/{sequence_id}", response_model=SequenceOut)
 def patch_sequence(
-    sequence_id: DbId, body: SequencePatch, session: SessionDep, caller: CallerDep
+    sequence_id: DbId,
+    body: SequencePatch,
+    db: DbDep,
+    caller: CallerDep,
+    settings: SettingsDep,
+    box: BoxDep,
 ) -> object:
+    """A new job/project in `sync.job_id` is checked against the owner's ATS first."""
     steps = (
         None
         if body.steps is None
         else [StepInput(s.subject, s.body, s.delay_days) for s in body.steps]
     )
-    return sequences.update_sequence(
-        session, caller, sequence_id, body.name, steps, body.sync.model_dump(exclude_unset=True)
+    return sequences.save_sequence(
+        db,
+        caller,
+        AtsAccess(settings, box),
+        sequence_id,
+        body.name,
+        steps,
+        body.sync.model_dump(exclude_unset=True),
     )
 
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, create_model, field_validator
 
+from outbound.connectors.registry import ATS
+from outbound.connectors.spec import AtsSpec
 from outbound.domain.templates import syntax_error
 
 RoleIn = Literal["owner", "manager", "recruiter"]
@@ -64,7 +66,12 @@ class StepIn(Strict):
 class SequenceSyncIn(Strict):
     sync_enabled: bool | None = None
     record_type: RecordTypeIn | None = None
-    job_id: str | None = Field(default=None, max_length=100)
+    job_id: str | None = Field(
+        default=None,
+        max_length=100,
+        description="A Crelate job / Clockwork project id, checked against the sequence "
+        "owner's ATS when saved (an unknown one is an error on `sync.job_id`).",
+    )
     tracking_enabled: bool | None = None
     unsubscribe_link: bool | None = None
 
@@ -323,28 +330,28 @@ class BatchProgress(BaseModel):
 
 
 # Keys travel in HTTP headers: printable ASCII only (anything else is a paste error).
-KEY = r"^[\x21-\x7e]+$"
+def _credentials_model(spec: AtsSpec) -> type[Strict]:
+    fields: dict[str, Any] = {
+        f.name: (str, Field(min_length=1, max_length=f.max_length, pattern=f.pattern))
+        for f in spec.credentials
+    }
+    return create_model(f"{spec.title}Credentials", __base__=Strict, **fields)
 
 
-class CrelateCredentials(Strict):
-    api_key: str = Field(min_length=1, max_length=200, pattern=KEY)
+def connect_model(spec: AtsSpec) -> type[Strict]:
+    """PUT /connection's body for one ATS, made from its registry entry."""
+    provider: Any = Literal[spec.provider]
+    return create_model(
+        f"Connect{spec.title}",
+        __base__=Strict,
+        provider=(provider, ...),
+        credentials=(_credentials_model(spec), ...),
+    )
 
 
-class ClockworkCredentials(Strict):
-    firm: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9-]+$")
-    api_key: str = Field(min_length=1, max_length=200, pattern=KEY)
-    api_secret: str = Field(min_length=1, max_length=200, pattern=KEY)
-    firm_service_key: str = Field(min_length=1, max_length=200, pattern=KEY)
-
-
-class ConnectCrelate(Strict):
-    provider: Literal["crelate"]
-    credentials: CrelateCredentials
-
-
-class ConnectClockwork(Strict):
-    provider: Literal["clockwork"]
-    credentials: ClockworkCredentials
+CONNECT_MODELS: dict[str, type[Strict]] = {p: connect_model(spec) for p, spec in ATS.items()}
+# One body per registered ATS, told apart by "provider".
+ConnectIn: Any = Annotated[Union[tuple(CONNECT_MODELS.values())], Field(discriminator="provider")]  # noqa: UP007
 
 
 class ConnectionOut(BaseModel):
@@ -365,12 +372,19 @@ class MappingEntry(Strict):
     policy: Literal["always", "fill_blank", "never"] = "always"
 
 
+ACTIVITY_TRACKING = (
+    "Log every email sent and every reply in the ATS. Applies from the moment it is turned on, "
+    "to every contact (those already in sequences too); emails from before are never "
+    "backfilled."
+)
+
+
 class SettingsPatch(Strict):
     sync_mode: SyncModeIn | None = None
     record_type: RecordTypeIn | None = None
     default_job_id: str | None = Field(default=None, max_length=100)
     dedup_enabled: bool | None = None
-    activity_tracking: bool | None = None
+    activity_tracking: bool | None = Field(default=None, description=ACTIVITY_TRACKING)
     field_mapping: list[MappingEntry] | None = Field(default=None, max_length=200)
     do_not_contact_tag: str | None = Field(default=None, max_length=200)
     # An id from GET /connection/activity-types; null: the type named "Email".
@@ -383,7 +397,9 @@ class SettingsOut(BaseModel):
     record_type: str
     default_job_id: str | None
     dedup_enabled: bool
-    activity_tracking: bool
+    activity_tracking: bool = Field(description=ACTIVITY_TRACKING)
+    # When activity tracking was last turned on (null: on since the connection was made).
+    activity_tracking_since: datetime | None = None
     field_mapping: list[dict[str, Any]]
     do_not_contact_tag: str | None
     activity_type_id: str | None
@@ -457,7 +473,8 @@ class FieldError(BaseModel):
 
 
 class ErrorOut(BaseModel):
-    """Every 4xx: what went wrong, and the field to fix (e.g. ``contacts[3].email``)."""
+    """Every error answer (4xx and 5xx): what went wrong, and the field to fix (e.g.
+    ``contacts[3].email``)."""
 
     detail: str
     field: str | None = None

@@ -7,6 +7,7 @@ model, and the shared contract tests (tests/connectors) passing against its simu
 from __future__ import annotations
 
 import contextlib
+import html
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
@@ -41,6 +42,8 @@ class AtsPerson:
     created_by_name: str | None = None
     do_not_contact: bool = False
     fields: dict[str, Any] = field(default_factory=dict)
+    # Every email sub-record on the record, as stored: a duplicate written by a retry shows twice.
+    stored_emails: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -278,6 +281,11 @@ class HttpConnector:
         if code >= 500 or code == 408:
             raise TransientError(message, code)
         raise PermanentError(message, code)
+
+
+def text_as_html(text: str) -> str:
+    """Prospect-written text (subjects, bodies) into an ATS's HTML field: text, never markup."""
+    return html.escape(text).replace("\n", "<br>")
 
 
 def parse_retry_after(value: str | None) -> float:

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from outbound.domain.vocabulary import (
+    FLAGS_DO_NOT_CONTACT,
     PROVIDER_TITLES,
     STAGE_INTERESTED,
     STAGE_MESSAGED,
@@ -45,14 +46,27 @@ class SequenceView:
     job_id: str | None
 
 
+@dataclass(frozen=True)
+class TrackingView:
+    """The account's activity tracking as it is now (read when each email event happens)."""
+
+    enabled: bool
+    # When it was last turned on; None: on since the connection was made.
+    since: datetime | None = None
+
+
 def snapshot_sync_settings(
     connection: ConnectionView | None, settings: SettingsView, sequence: SequenceView
 ) -> dict[str, Any] | None:
     """The settings that will govern a contact for its whole life in the sequence.
 
     Taken when the contact is added: later changes to the sequence or the account do not move
-    it (guides: "contacts cannot be re-synced if they were added first"). None when no ATS was
+    it (guides: "contacts cannot be re-synced if they were added first": the record type, the
+    job/project, the sequence's sync on/off and the field mapping). None when no ATS was
     connected, which is what makes the contact eligible for "Resync" later.
+
+    Activity tracking is not in it: it applies from the moment it is turned on, to every
+    contact (see ``logs_activity``).
     """
     if connection is None:
         return None
@@ -66,7 +80,6 @@ def snapshot_sync_settings(
         "record_type": sequence.record_type or settings.record_type,
         "job_id": sequence.job_id or settings.default_job_id,
         "dedup_enabled": settings.dedup_enabled,
-        "activity_tracking": settings.activity_tracking,
         "field_mapping": list(settings.field_mapping),
         "do_not_contact_tag": settings.do_not_contact_tag,
     }
@@ -98,18 +111,27 @@ def syncs_on_event(snapshot: dict[str, Any] | None, kind: str, sentiment: str | 
 ACTIVITY_KINDS = ("sent", "replied")
 
 
-def logs_activity(snapshot: dict[str, Any] | None, kind: str, occurred_at: datetime) -> bool:
-    """Activity tracking: sent and replied emails, never from before the connection existed."""
-    if not sync_allowed(snapshot) or snapshot is None or not snapshot["activity_tracking"]:
+def _utc(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment  # stored as UTC
+
+
+def logs_activity(
+    snapshot: dict[str, Any] | None,
+    tracking: TrackingView | None,
+    kind: str,
+    occurred_at: datetime,
+) -> bool:
+    """Activity tracking: sent and replied emails of a contact whose sync is on, while the
+    account's tracking is on now (``tracking``: its current setting, not the one at add time),
+    never from before the connection existed nor from before tracking was last turned on."""
+    if not sync_allowed(snapshot) or snapshot is None or tracking is None:
         return False
-    if kind not in ACTIVITY_KINDS:
+    if not tracking.enabled or kind not in ACTIVITY_KINDS:
         return False
-    connected_at = datetime.fromisoformat(snapshot["connected_at"])
-    if connected_at.tzinfo is None:  # snapshots store UTC
-        connected_at = connected_at.replace(tzinfo=UTC)
-    if occurred_at.tzinfo is None:
-        occurred_at = occurred_at.replace(tzinfo=UTC)
-    return occurred_at >= connected_at
+    start = _utc(datetime.fromisoformat(snapshot["connected_at"]))
+    if tracking.since is not None:
+        start = max(start, _utc(tracking.since))
+    return _utc(occurred_at) >= start
 
 
 def stage_for_event(kind: str, sentiment: str | None, first_send: bool) -> str | None:
@@ -128,7 +150,7 @@ def checks_ats_on_add(snapshot: dict[str, Any]) -> bool:
     (Clockwork always has the flag; Crelate only when a tag is chosen in settings)."""
     return bool(
         snapshot["dedup_enabled"]
-        or snapshot["provider"] == "clockwork"
+        or snapshot["provider"] in FLAGS_DO_NOT_CONTACT
         or snapshot.get("do_not_contact_tag")
     )
 

@@ -7,9 +7,30 @@ from typing import Literal
 Role = Literal["owner", "manager", "recruiter"]
 ROLES: tuple[str, ...] = ("owner", "manager", "recruiter")
 
-Provider = Literal["crelate", "clockwork"]
-PROVIDERS: tuple[str, ...] = ("crelate", "clockwork")
-PROVIDER_TITLES = {"crelate": "Crelate", "clockwork": "Clockwork"}
+# The ATSs, as outbound.connectors.registry registers them (one line per ATS there). Kept here
+# as plain names so that the pure rules need no connector: filled in place, never rebound.
+PROVIDERS: list[str] = []
+PROVIDER_TITLES: dict[str, str] = {}
+# ATSs whose every person carries a do-not-contact flag worth reading back when added.
+FLAGS_DO_NOT_CONTACT: set[str] = set()
+
+
+def add_provider(name: str, title: str, *, flags_do_not_contact: bool = False) -> None:
+    if name not in PROVIDERS:
+        PROVIDERS.append(name)
+    PROVIDER_TITLES[name] = title
+    if flags_do_not_contact:
+        FLAGS_DO_NOT_CONTACT.add(name)
+    else:
+        FLAGS_DO_NOT_CONTACT.discard(name)
+
+
+def remove_provider(name: str) -> None:
+    if name in PROVIDERS:
+        PROVIDERS.remove(name)
+    PROVIDER_TITLES.pop(name, None)
+    FLAGS_DO_NOT_CONTACT.discard(name)
+
 
 # "Sync contacts only when they reply with interest" is ours, beyond the guides (opt-in).
 SyncMode = Literal["off", "on_add", "on_reply", "on_interested"]

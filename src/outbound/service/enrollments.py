@@ -17,8 +17,10 @@ from outbound.domain.sync_rules import (
     ConnectionView,
     SequenceView,
     SettingsView,
+    TrackingView,
     checks_ats_on_add,
     logs_activity,
+    off_limits_reason,
     snapshot_sync_settings,
     stage_for_event,
     sync_allowed,
@@ -38,6 +40,7 @@ from outbound.store.models import (
     IntegrationSettings,
     OutboundEmail,
     Sequence,
+    SyncBatch,
     SyncJob,
     utcnow,
 )
@@ -51,6 +54,27 @@ class AddResult:
     added: int
     already_present: int
     enrollment_ids: list[int]
+
+
+@dataclass(frozen=True)
+class ListedRecord:
+    """The ATS record an imported person came from (a member of an ATS list), with what the
+    list said about them that the do-not-contact read-back needs."""
+
+    remote_id: str
+    do_not_contact: bool = False
+    tags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ImportSource:
+    """Where a batch of imported people came from: each is that record, never looked up by
+    email, never "Exists in …", never created again."""
+
+    connection_id: int
+    provider: str
+    org: str
+    records: dict[str, ListedRecord]  # by normalised email
 
 
 def connection_view(conn: AtsConnection | None) -> ConnectionView | None:
@@ -71,6 +95,16 @@ def settings_view(s: IntegrationSettings) -> SettingsView:
     )
 
 
+def current_tracking(session: Session, snapshot: dict[str, Any]) -> TrackingView | None:
+    """The activity tracking of the account that syncs this contact, as it is now: it applies
+    from the moment it is turned on, to contacts added before too (not frozen at add time)."""
+    conn = session.get(AtsConnection, snapshot["connection_id"])
+    settings = session.get(IntegrationSettings, conn.user_id) if conn is not None else None
+    if settings is None:
+        return None
+    return TrackingView(settings.activity_tracking, settings.activity_tracking_since)
+
+
 def current_snapshot(session: Session, seq: Sequence) -> dict[str, Any] | None:
     """The sequence owner's settings now: they govern contacts added now."""
     conn = session.scalar(select(AtsConnection).where(AtsConnection.user_id == seq.owner_id))
@@ -89,8 +123,12 @@ def add_contacts(
     sequence_id: int,
     contacts: list[dict[str, Any]],
     batch_id: str | None = None,
+    source: ImportSource | None = None,
 ) -> AddResult:
-    """Upsert contacts by email and enroll them; enqueue their sync in the same transaction."""
+    """Upsert contacts by email and enroll them; enqueue their sync in the same transaction.
+
+    ``source``: the people were imported from these ATS records; each is linked to its own.
+    """
     if len(contacts) > MAX_BULK:
         raise Invalid(f"at most {MAX_BULK} contacts per request", "contacts")
     seq = get_sequence(session, caller, sequence_id)
@@ -148,22 +186,33 @@ def add_contacts(
         )
     to_enroll = [cid for cid in contact_ids if cid not in enrolled]
     sync_now = syncs_on_add(snapshot)
-    enrollment_rows = [
-        {
-            "team_id": caller.team_id,
-            "sequence_id": seq.id,
-            "contact_id": cid,
-            "added_by_id": caller.user_id,
-            "state": "active",
-            "sync_state": "pending" if sync_now else "not_synced",
-            "sync_snapshot": snapshot,
-            "added_at": now,
-            "next_step": 0,
-            "next_send_at": now if seq.steps else None,
-            "soft_bounces": 0,
-        }
-        for cid in to_enroll
-    ]
+    imported: dict[int, tuple[str, str | None]] = {}
+    if source is not None:
+        email_of = {existing[e]: e for e in emails}
+        imported = link_imported(
+            session, source, snapshot, {cid: email_of[cid] for cid in to_enroll}, now
+        )
+    enrollment_rows = []
+    for cid in to_enroll:
+        remote_id, off_limits = imported.get(cid, (None, None))
+        enrollment_rows.append(
+            {
+                "team_id": caller.team_id,
+                "sequence_id": seq.id,
+                "contact_id": cid,
+                "added_by_id": caller.user_id,
+                "state": "do_not_contact" if off_limits else "active",
+                "sync_state": "pending" if sync_now else "not_synced",
+                "error_code": "do_not_contact" if off_limits else None,
+                "error_message": off_limits,
+                "ats_record_id": remote_id,
+                "sync_snapshot": snapshot,
+                "added_at": now,
+                "next_step": 0,
+                "next_send_at": now if seq.steps else None,
+                "soft_bounces": 0,
+            }
+        )
     if enrollment_rows:
         session.execute(insert(Enrollment), enrollment_rows)
     enrollment_ids: dict[int, int] = {}
@@ -181,7 +230,15 @@ def add_contacts(
         jobs = []
         for cid in to_enroll:
             jobs.extend(
-                jobs_on_add(caller.team_id, snapshot, cid, enrollment_ids[cid], batch_id, now)
+                jobs_on_add(
+                    caller.team_id,
+                    snapshot,
+                    cid,
+                    enrollment_ids[cid],
+                    batch_id,
+                    now,
+                    linked=cid in imported,
+                )
             )
         enqueue(session, jobs)
     return AddResult(
@@ -191,6 +248,56 @@ def add_contacts(
     )
 
 
+def link_imported(
+    session: Session,
+    source: ImportSource,
+    snapshot: dict[str, Any] | None,
+    emails: dict[int, str],
+    now: datetime,
+) -> dict[int, tuple[str, str | None]]:
+    """Link each imported contact to the record it came from, in this transaction.
+
+    Returns, for the contacts the sequence will sync in that same ATS organisation, their
+    record id and why the ATS says not to email them (or None): those need no lookup, no
+    duplicate warning and no create. A contact already linked there keeps its record; one whose
+    create may be in flight is left to the sync (it knows how to finish it).
+    """
+    same_ats = (
+        snapshot is not None
+        and snapshot["provider"] == source.provider
+        and snapshot["ats_org"] == source.org
+    )
+    linked: dict[int, tuple[str, str | None]] = {}
+    for cid, email in emails.items():
+        record = source.records.get(email)
+        if record is None:
+            continue
+        link = link_for(session, cid, source.provider, source.org)
+        if link is None:
+            link = AtsLink(
+                contact_id=cid,
+                provider=source.provider,
+                ats_org=source.org,
+                remote_id=record.remote_id,
+                state="linked",
+                created_by_us=False,
+                created_by_connection_id=source.connection_id,
+                attached_jobs=[],
+                logged_events=[],
+                linked_at=now,
+            )
+            session.add(link)
+        elif not link.remote_id or link.state != "linked":
+            continue
+        if same_ats and snapshot is not None:
+            reason = off_limits_reason(
+                source.provider, record.do_not_contact, list(record.tags), snapshot
+            )
+            linked[cid] = (str(link.remote_id), reason)
+    session.flush()
+    return linked
+
+
 def jobs_on_add(
     team_id: int,
     snapshot: dict[str, Any],
@@ -198,10 +305,13 @@ def jobs_on_add(
     enrollment_id: int,
     batch_id: str | None,
     now: datetime,
+    *,
+    linked: bool = False,
 ) -> list[dict[str, Any]]:
+    """``linked``: imported from the record it is linked to, so nothing to look up."""
     conn_id = snapshot["connection_id"]
     jobs = []
-    if checks_ats_on_add(snapshot):
+    if not linked and checks_ats_on_add(snapshot):
         # "Prior to being added": checked first, before our own sync could create the record.
         jobs.append(
             job_row(
@@ -358,13 +468,16 @@ def record_event(
             .where(ActivityEvent.enrollment_id == enrollment.id, ActivityEvent.id != event.id)
             .order_by(ActivityEvent.id)
         )
+        tracking = current_tracking(session, snap)
         rows += [
             job("log_activity", {"event_id": prior.id})
             for prior in earlier
-            if logs_activity(snap, prior.kind, prior.occurred_at)
+            if logs_activity(snap, tracking, prior.kind, prior.occurred_at)
         ]
     if triggered:
-        if logs_activity(snap, kind, occurred_at):
+        if kind in ACTIVITY_KINDS and logs_activity(
+            snap, current_tracking(session, snap), kind, occurred_at
+        ):
             rows.append(job("log_activity", {"event_id": event.id}))
         stage = stage_for_event(kind, sentiment, first_send)
         if stage is not None and snap.get("job_id"):
@@ -393,9 +506,12 @@ def resync(
     """Backfill contacts that never synced (added before the connection existed, or failed).
 
     Returns (batch id, queued, skipped). By default contacts already synced are not touched
-    (guides). Opt-in, beyond the guides: ``apply_current_settings`` re-syncs synced contacts
-    too, updating their existing ATS record under today's settings and mapping (never a second
-    record); ``backfill_activity`` also logs their emails from before the connection existed.
+    (guides). A contact synced for the first time is checked as adding checks it (with
+    deduplication on, an email the ATS already had shows "Exists in …"). Opt-in, beyond the
+    guides: ``apply_current_settings`` re-syncs synced contacts too, updating their existing
+    ATS record under today's settings and mapping (never a second record);
+    ``backfill_activity`` also logs their emails from before the connection existed.
+    The batch exists even when it queued nothing: its progress then reads 0 of 0.
     """
     seq = get_sequence(session, caller, sequence_id)
     snapshot = current_snapshot(session, seq)
@@ -410,6 +526,7 @@ def resync(
         q = q.where(Enrollment.id.in_(enrollment_ids))
     batch_id = uuid.uuid4().hex
     now = utcnow()
+    session.add(SyncBatch(id=batch_id, team_id=caller.team_id, created_at=now))
     queued = skipped = 0
     rows: list[dict[str, Any]] = []
     conn_id = snapshot["connection_id"]
@@ -427,6 +544,19 @@ def resync(
         if enrollment.error_code not in ("exists_in_ats", "do_not_contact"):
             enrollment.error_code = None
             enrollment.error_message = None
+        if not already and checks_ats_on_add(snap):
+            # As when added: looked up first, before our own sync could create the record.
+            # Not part of the batch's count: it runs before the contact's sync, which is.
+            rows.append(
+                job_row(
+                    caller.team_id,
+                    conn_id,
+                    enrollment.contact_id,
+                    enrollment.id,
+                    "check_duplicate",
+                    now=now,
+                )
+            )
         rows.append(
             job_row(
                 caller.team_id,
@@ -475,7 +605,9 @@ def batch_progress(session: Session, caller: Caller, batch_id: str) -> dict[str,
     )
     total = sum(counts.values())
     if total == 0:
-        raise NotFound(f"batch {batch_id} not found", "batch_id")
+        batch = session.get(SyncBatch, batch_id)
+        if batch is None or batch.team_id != caller.team_id:
+            raise NotFound(f"batch {batch_id} not found", "batch_id")
     return {
         "total": total,
         "done": counts.get("done", 0),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
+from outbound.connectors.registry import spec_of
 from outbound.service.caller import Caller
 from outbound.service.connections import require_connection
 from outbound.service.errors import Invalid, NotFound
@@ -15,8 +16,9 @@ from outbound.sync.enqueue import enqueue, job_row
 def start_import(session: Session, caller: Caller, sequence_id: int, list_id: str) -> ImportRun:
     seq = get_sequence(session, caller, sequence_id)
     conn = require_connection(session, caller)
-    if conn.provider != "crelate":
-        raise Invalid("import from a list is available for Crelate", "list_id")
+    spec = spec_of(conn.provider)
+    if not spec.list_import:
+        raise Invalid(f"{spec.title} has no lists to import from", "list_id")
     run = ImportRun(
         team_id=caller.team_id, sequence_id=seq.id, user_id=caller.user_id, list_id=list_id
     )

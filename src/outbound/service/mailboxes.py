@@ -1,9 +1,17 @@
 """Mailboxes: each user connects one (SMTP to send, IMAP or a local Maildir to read replies),
-verified against the real servers before it is saved; passwords encrypted at rest."""
+verified against the real servers before it is saved; passwords encrypted at rest.
+
+Connecting is three steps, and the servers are never called inside a transaction (on SQLite
+every transaction holds the write lock; a slow server would stall every other writer):
+read the stored mailbox (one short transaction) and ``plan_change``; ``verify`` with no
+transaction open; ``save_change`` (a second short transaction), which refuses if the mailbox
+changed meanwhile.
+"""
 
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -14,7 +22,7 @@ from outbound.crypto import SecretBox
 from outbound.mail import smtp
 from outbound.mail.inbox import ImapConfig, ImapInbox, Inbox, InboxError, MaildirInbox
 from outbound.service.caller import Caller
-from outbound.service.errors import Invalid, NotFound, ServiceError
+from outbound.service.errors import Conflict, Invalid, NotFound, ServiceError
 from outbound.settings import Settings
 from outbound.store.models import Mailbox, OutboundEmail
 
@@ -140,6 +148,51 @@ def build_mailbox(
     _check(merged, settings)
     mb = Mailbox(user_id=caller.user_id, team_id=caller.team_id, **merged)
     return mb, secrets
+
+
+@dataclass(frozen=True)
+class MailboxChange:
+    """A mailbox to verify, then save: the new settings (unsaved) with their secrets, and the
+    stored mailbox they were built on (``version``; None: there was none)."""
+
+    mailbox: Mailbox
+    secrets: dict[str, Any]
+    version: tuple[Any, ...] | None
+
+
+def _version(mb: Mailbox | None) -> tuple[Any, ...] | None:
+    """What a change is built on: the settings and the sealed secrets (not the worker's
+    bookkeeping: status, IMAP position, leases, which move on their own)."""
+    if mb is None:
+        return None
+    return (mb.id, bytes(mb.secrets_encrypted), *(getattr(mb, k) for k in SETTABLE))
+
+
+def plan_change(
+    existing: Mailbox | None,
+    caller: Caller,
+    values: dict[str, Any],
+    passwords: dict[str, str | None],
+    box: SecretBox,
+    settings: Settings,
+) -> MailboxChange:
+    """The change to verify (no database access: ``existing`` was read beforehand)."""
+    mb, secrets = build_mailbox(existing, caller, values, passwords, box, settings)
+    return MailboxChange(mb, secrets, _version(existing))
+
+
+def save_change(session: Session, caller: Caller, change: MailboxChange, box: SecretBox) -> Mailbox:
+    """Save a verified change, unless the stored mailbox changed while it was being verified
+    (another tab saved other settings, or it was removed): then nothing is saved, since the
+    verified settings may rest on secrets that are no longer the stored ones."""
+    current = get_mailbox(session, caller.user_id)
+    if _version(current) != change.version:
+        raise Conflict(
+            "your mailbox was changed while these settings were being checked; nothing was "
+            "saved: look at it again and retry",
+            "mailbox",
+        )
+    return save_mailbox(session, caller, change.mailbox, change.secrets, box)
 
 
 def save_mailbox(

@@ -19,7 +19,7 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, validates
 
 # BIGINT on PostgreSQL, INTEGER (rowid alias, autoincrement) on SQLite.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
@@ -112,7 +112,11 @@ class IntegrationSettings(Base):
     record_type: Mapped[str] = mapped_column(String(30), default="candidate")
     default_job_id: Mapped[str | None] = mapped_column(String(100))
     dedup_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Read when each email event happens (not frozen at add time): it applies from the moment
+    # it is turned on, to every contact, and never to emails from before.
     activity_tracking: Mapped[bool] = mapped_column(Boolean, default=True)
+    # When activity tracking was last turned on; None: on since the connection was made.
+    activity_tracking_since: Mapped[datetime | None]
     # [{"source": "title", "target": "CustomField3", "policy": "always"}]
     field_mapping: Mapped[list[Any]] = mapped_column(default=list)
     do_not_contact_tag: Mapped[str | None] = mapped_column(String(200))
@@ -120,6 +124,14 @@ class IntegrationSettings(Base):
     # None: the ATS's type named "Email", when it has one.
     activity_type_id: Mapped[str | None] = mapped_column(String(100))
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    @validates("activity_tracking")
+    def _note_when_tracking_turns_on(self, _key: str, value: bool) -> bool:
+        # Every write path (settings, clone, web form) goes through here: turning tracking on
+        # starts it now; emails from before are never backfilled.
+        if value and self.activity_tracking is False:
+            self.activity_tracking_since = utcnow()
+        return value
 
 
 class Sequence(Base):
@@ -270,6 +282,16 @@ class SyncJob(Base):
     batch_id: Mapped[str | None] = mapped_column(String(40), index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[datetime | None]
+
+
+class SyncBatch(Base):
+    """A resync request: its progress is read from the jobs carrying its id, so a batch that
+    queued nothing still answers (0 of 0)."""
+
+    __tablename__ = "sync_batches"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class SyncCall(Base):

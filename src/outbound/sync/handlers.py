@@ -19,9 +19,11 @@ from outbound.connectors.base import (
     AtsStage,
     Connector,
     DuplicateRecord,
+    NotFoundError,
     PermanentError,
     PersonInput,
 )
+from outbound.connectors.registry import spec_of
 from outbound.domain.field_mapping import mapped_values, values_to_write
 from outbound.domain.sync_rules import exists_error, off_limits_reason
 from outbound.domain.vocabulary import PROVIDER_TITLES
@@ -174,6 +176,28 @@ async def ensure_attached(
     await run.save_link(cs, add_attached_job=job_id)
 
 
+async def attach_to_job(
+    run: JobRun, cs: st.ContactState, remote_id: str, job_id: str, known_new: bool
+) -> None:
+    """Put the record on the job/project; one that no longer exists in the ATS (deleted since
+    the sequence was saved) is said plainly, with the record it concerns shown on the contact."""
+    try:
+        await ensure_attached(run, cs, remote_id, job_id, known_new)
+    except NotFoundError as exc:
+        jobs = await run.connector.list_jobs()
+        if any(j.id.lower() == job_id.lower() for j in jobs):
+            raise  # the job is there: the 404 was about something else
+        await run.db_call(st.mark_enrollment, run.job.enrollment_id, ats_record_id=remote_id)
+        title = PROVIDER_TITLES[cs.provider]
+        word = spec_of(cs.provider).job_word.lower()
+        raise PermanentError(
+            f'The {word} "{job_id}" was not found in {title} (deleted, or not visible to this '
+            f"API key): the contact is in {title} but not on that {word}. Choose another "
+            f"{word} for the sequence, then resync the contact.",
+            exc.status_code,
+        ) from exc
+
+
 async def sync_contact(run: JobRun) -> None:
     job = run.job
     assert job.contact_id is not None
@@ -192,7 +216,7 @@ async def sync_contact(run: JobRun) -> None:
         known_new = (
             not had_record and job.attempts == 1 and cs.link is not None and cs.link.created_by_us
         )
-        await ensure_attached(run, cs, remote_id, job_id, known_new)
+        await attach_to_job(run, cs, remote_id, job_id, known_new)
     await run.db_call(st.mark_contact_synced, job.contact_id, job.enrollment_id, remote_id)
 
 
@@ -303,7 +327,7 @@ async def set_stage(run: JobRun) -> None:
             ),
         )
         return
-    await ensure_attached(run, cs, remote_id, job_id, known_new=False)
+    await attach_to_job(run, cs, remote_id, job_id, known_new=False)
     await run.connector.set_stage(remote_id, job_id, stage)
 
 

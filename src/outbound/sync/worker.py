@@ -30,13 +30,14 @@ from outbound.connectors.base import (
     PermissionDenied,
     RateLimited,
 )
-from outbound.connectors.registry import make_connector
+from outbound.connectors.registry import ATS, make_connector, rate_per_second
 from outbound.crypto import SecretBox
 from outbound.domain.vocabulary import PROVIDER_TITLES
 from outbound.http import Request, Response
 from outbound.settings import Settings
 from outbound.store.db import Database
 from outbound.store.models import AtsConnection, SyncJob
+from outbound.store.outage import is_outage
 from outbound.sync import claims
 from outbound.sync import state as st
 from outbound.sync.handlers import HANDLERS, JobRun
@@ -125,11 +126,7 @@ class Worker:
         if runtime is None or runtime.fingerprint != fingerprint:  # new credentials: reconnect
             if runtime is not None:
                 await runtime.connector.aclose()
-            rate = (
-                self.settings.crelate_rate_per_second
-                if provider == "crelate"
-                else self.settings.clockwork_rate_per_second
-            )
+            rate = rate_per_second(provider, self.settings)
             connector = make_connector(
                 provider, credentials, self.settings, timeout=self.request_timeout
             )
@@ -185,38 +182,25 @@ class Worker:
             failure = (exc.message, "sync_error")
         except AtsError as exc:  # transient: 5xx, timeouts, dropped connections
             healthy = False
-            if job.attempts >= self.settings.max_attempts:
-                outcome = partial(
-                    claims.fail, job_id=job.id, worker_id=self.worker_id, error=exc.message
-                )
-                failure = (exc.message, "ats_unreachable")
-            else:
-                delay = backoff_seconds(job.attempts, self.backoff_base, self.backoff_cap)
-                outcome = partial(
-                    claims.retry_later,
-                    job_id=job.id,
-                    worker_id=self.worker_id,
-                    delay_seconds=delay,
-                    error=exc.message,
-                )
+            outcome, failure = self._retry_or_fail(job, exc.message, "ats_unreachable")
         except DBAPIError as exc:
-            # Our database went away mid-job (a restart, a failover): not the job's fault and
-            # not the contact's. Retry it; the handlers are safe to re-run (they ask the ATS
-            # before writing again).
-            log.warning(
-                "job %s (%s): database unavailable, will retry",
-                job.id,
-                job.kind,
-                extra={"job_id": job.id, "job_kind": job.kind, "contact_id": job.contact_id},
-            )
-            outcome = partial(
-                claims.retry_later,
-                job_id=job.id,
-                worker_id=self.worker_id,
-                delay_seconds=self.error_pause,
-                error=f"database unavailable ({type(exc).__name__})",
-                count_attempt=False,
-            )
+            if is_outage(exc):
+                outcome = self._outage(job, exc)
+            else:
+                # An integrity, data or programming error: a bug in this job. Counted, retried
+                # with backoff in case a race caused it, then shown on the contact.
+                log.exception(
+                    "job %s (%s): database error",
+                    job.id,
+                    job.kind,
+                    extra={"job_id": job.id, "job_kind": job.kind, "contact_id": job.contact_id},
+                )
+                message = (
+                    f"Outbound could not record this sync: its database refused a write "
+                    f"({type(exc.orig).__name__}). Resync to try again; if it happens again, "
+                    f"tell whoever runs Outbound."
+                )
+                outcome, failure = self._retry_or_fail(job, message, "sync_error")
         except Exception as exc:  # a bug: keep the worker alive, show it on the contact
             log.exception(
                 "job %s (%s) crashed",
@@ -243,6 +227,42 @@ class Worker:
             return
         if failure is not None:
             await self._show_failure(job, *failure)
+
+    def _outage(self, job: claims.ClaimedJob, exc: DBAPIError) -> Callable[[Session], Any]:
+        """Our database went away mid-job (a restart, a failover, a lock timeout): not the
+        job's fault nor the contact's. Retried without counting; the handlers are safe to re-run
+        (they ask the ATS before writing again)."""
+        log.warning(
+            "job %s (%s): database unavailable, will retry",
+            job.id,
+            job.kind,
+            extra={"job_id": job.id, "job_kind": job.kind, "contact_id": job.contact_id},
+        )
+        return partial(
+            claims.retry_later,
+            job_id=job.id,
+            worker_id=self.worker_id,
+            delay_seconds=self.error_pause,
+            error=f"database unavailable ({type(exc).__name__})",
+            count_attempt=False,
+        )
+
+    def _retry_or_fail(
+        self, job: claims.ClaimedJob, message: str, code: str
+    ) -> tuple[Callable[[Session], Any], tuple[str, str] | None]:
+        """A counted retry with backoff, or, out of attempts, a failure shown on the contact."""
+        if job.attempts >= self.settings.max_attempts:
+            fail = partial(claims.fail, job_id=job.id, worker_id=self.worker_id, error=message)
+            return fail, (message, code)
+        delay = backoff_seconds(job.attempts, self.backoff_base, self.backoff_cap)
+        retry = partial(
+            claims.retry_later,
+            job_id=job.id,
+            worker_id=self.worker_id,
+            delay_seconds=delay,
+            error=message,
+        )
+        return retry, None
 
     def _settle(
         self,
@@ -314,11 +334,10 @@ class Worker:
 
     async def tick(self) -> int:
         """Claim what fits and start it; returns how many jobs were started."""
-        free = self.settings.worker_concurrency - len(self._inflight)
-        if free <= 0:
-            return 0
+        # Leases are renewed even with every slot busy: a full worker still serves them.
         await self._refresh_leases()
-        if not self._leased:
+        free = self.settings.worker_concurrency - len(self._inflight)
+        if free <= 0 or not self._leased:
             return 0
         jobs = await asyncio.to_thread(
             claims.claim,
@@ -348,10 +367,7 @@ class Worker:
     def _claim_plan(self) -> dict[int, int]:
         """How many more jobs each served connection may have in flight: about a second of
         its pacing (unpaced: the whole batch), starting from a different one each round."""
-        rates = {
-            "crelate": self.settings.crelate_rate_per_second,
-            "clockwork": self.settings.clockwork_rate_per_second,
-        }
+        rates = {provider: rate_per_second(provider, self.settings) for provider in ATS}
         in_flight: dict[int, int] = {}
         for connection_id in self._inflight_connection.values():
             in_flight[connection_id] = in_flight.get(connection_id, 0) + 1

@@ -9,6 +9,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
+from outbound.connectors.registry import ATS
 from outbound.domain.vocabulary import PROVIDER_TITLES
 from outbound.web.session import csrf_token
 
@@ -68,7 +69,7 @@ def error_help(code: str | None, provider: str | None) -> str:
 
 
 templates.env.globals.update(
-    provider_titles=PROVIDER_TITLES, status_words=STATUS_WORDS, error_help=error_help
+    ats=ATS, provider_titles=PROVIDER_TITLES, status_words=STATUS_WORDS, error_help=error_help
 )
 
 

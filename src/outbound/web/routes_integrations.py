@@ -12,17 +12,18 @@ from starlette.concurrency import run_in_threadpool
 
 from outbound.api.deps import BoxDep, DbDep, SettingsDep
 from outbound.api.routes_integration import call_ats
-from outbound.api.schemas import ConnectClockwork, ConnectCrelate, SettingsPatch
+from outbound.api.schemas import CONNECT_MODELS, SettingsPatch
 from outbound.connectors.base import (
     AtsError,
     AuthError,
     Connector,
     PermissionDenied,
 )
-from outbound.connectors.registry import CREDENTIAL_FIELDS
+from outbound.connectors.registry import ATS
 from outbound.domain.roles import can_manage_teammates
 from outbound.domain.vocabulary import PROVIDER_TITLES, PROVIDERS
 from outbound.service import connections
+from outbound.service.doctor import diagnose
 from outbound.service.errors import ServiceError
 from outbound.settings import Settings
 from outbound.store.db import Database
@@ -187,8 +188,6 @@ def render_page(
         nav="integrations",
         conn=conn,
         current=current,
-        providers=PROVIDERS,
-        credential_fields=CREDENTIAL_FIELDS,
         sync_modes=SYNC_MODES,
         record_types=RECORD_TYPES,
         jobs=pickers.jobs,
@@ -222,13 +221,11 @@ def _connect(request: Request, form: Any, db: Any, box: Any, settings: Settings)
         caller, _ = current_caller(request, session)
     try:
         if provider not in PROVIDERS:
-            raise FormInvalid({"provider": "Pick Crelate or Clockwork."})
-        model: type[ConnectCrelate | ConnectClockwork] = (
-            ConnectCrelate if provider == "crelate" else ConnectClockwork
-        )
-        credentials = {k: values.get(k, "") for k in CREDENTIAL_FIELDS[provider]}
-        body = parse(model, {"provider": provider, "credentials": credentials})
-        creds = body.credentials.model_dump()
+            titles = " or ".join(PROVIDER_TITLES[p] for p in PROVIDERS)
+            raise FormInvalid({"provider": f"Pick {titles}."})
+        credentials = {f.name: values.get(f.name, "") for f in ATS[provider].credentials}
+        body = parse(CONNECT_MODELS[provider], {"provider": provider, "credentials": credentials})
+        creds = body.credentials.model_dump()  # type: ignore[attr-defined]
         identity = attempt(lambda: call_ats(provider, creds, settings, lambda c: c.verify()))
         with db.session() as session:
             connections.save_connection(session, caller, provider, creds, identity, box)
@@ -260,6 +257,20 @@ def _mapping(form: Any) -> list[dict[str, str]]:
         for s, t, p in rows
         if str(s).strip() or str(t).strip()
     ]
+
+
+@router.post("/integrations/check", dependencies=[Depends(check_csrf)])
+async def check_connection(
+    request: Request, db: DbDep, box: BoxDep, settings: SettingsDep
+) -> Response:
+    """`outbound doctor`, read-only, with the stored credentials: what holds of our assumptions."""
+    with db.session() as session:
+        caller, _ = current_caller(request, session)
+        conn = connections.require_connection(session, caller)
+        provider, creds = conn.provider, box.open(conn.credentials_encrypted)
+    # The probes run after the transaction: no database lock is held while the ATS answers.
+    report = await diagnose(provider, creds, settings)
+    return page(request, "_doctor.html", report=report)
 
 
 @router.post("/integrations/settings", dependencies=[Depends(check_csrf)])

@@ -11,6 +11,7 @@ from starlette.concurrency import run_in_threadpool
 from outbound.api.deps import BoxDep, DbDep, SettingsDep
 from outbound.api.schemas import MailboxIn
 from outbound.service import mailboxes
+from outbound.service.errors import ServiceError
 from outbound.web.forms import FormInvalid, attempt, blank_to_none, parse
 from outbound.web.render import page
 from outbound.web.session import check_csrf, current_caller
@@ -58,12 +59,16 @@ def _save_mailbox(request: Request, form: Any, db: Any, box: Any, settings: Any)
         values = body.model_dump(exclude={"smtp_password", "imap_password"})
         values["smtp_username"] = values["smtp_username"] or body.email
         passwords = {"smtp_password": body.smtp_password, "imap_password": body.imap_password}
-        mb, secrets = attempt(
-            lambda: mailboxes.build_mailbox(existing, caller, values, passwords, box, settings)
+        change = attempt(
+            lambda: mailboxes.plan_change(existing, caller, values, passwords, box, settings)
         )
-        attempt(lambda: mailboxes.verify(mb, secrets))
+        # No transaction is open while the servers answer (on SQLite it would hold the lock).
+        attempt(lambda: mailboxes.verify(change.mailbox, change.secrets))
         with db.session() as session:
-            mailboxes.save_mailbox(session, caller, mb, secrets, box)
+            try:
+                mailboxes.save_change(session, caller, change, box)
+            except ServiceError as exc:  # changed meanwhile: said above the form
+                raise FormInvalid({"form": exc.message}) from exc
     except FormInvalid as exc:
         keep = {k: v for k, v in data.items() if "password" not in k}  # never echo passwords
         return page(

@@ -14,6 +14,7 @@ from starlette.concurrency import run_in_threadpool
 
 from outbound.api.deps import BoxDep, DbDep, SettingsDep
 from outbound.api.schemas import ContactIn, SequenceSyncIn, StepIn
+from outbound.connectors.registry import ATS
 from outbound.domain.contact_status import contact_status
 from outbound.service import connections, enrollments, imports, outreach, sequences
 from outbound.service.caller import Caller
@@ -240,11 +241,15 @@ def _save_syncing(
     try:
         with db.session() as session:
             caller, user = current_caller(request, session)
-            sync = parse(SequenceSyncIn, data).model_dump()
-            attempt(
-                lambda: sequences.update_sequence(session, caller, sequence_id, None, None, sync)
-            )
+        sync = parse(SequenceSyncIn, data).model_dump()
+        # The same service as PATCH /sequences: a new job is checked against the ATS first,
+        # with no session open.
+        ats = sequences.AtsAccess(settings, box)
+        attempt(lambda: sequences.save_sequence(db, caller, ats, sequence_id, None, None, sync))
     except FormInvalid as exc:
+        exc.errors = {
+            ("job_id" if k == sequences.JOB_FIELD else k): v for k, v in exc.errors.items()
+        }
         with db.session() as session:
             caller, user = current_caller(request, session)
             ctx = _context(session, caller, sequence_id)
@@ -292,7 +297,7 @@ def contacts_page(
         ctx = _context(session, caller, sequence_id)
         lists: list[tuple[str, str]] = []
         conn = ctx["conn"]
-        if conn is not None and conn.provider == "crelate":
+        if conn is not None and ATS[conn.provider].list_import:
             lists = _lists(conn, box, settings)
         return page(
             request,

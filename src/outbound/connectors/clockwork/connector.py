@@ -23,9 +23,12 @@ from outbound.connectors.base import (
     AtsList,
     AtsPerson,
     AtsStage,
+    AuthError,
     HttpConnector,
     PermanentError,
+    PermissionDenied,
     PersonInput,
+    text_as_html,
 )
 from outbound.connectors.clockwork import unverified
 from outbound.http import AsyncClient, Response
@@ -81,6 +84,16 @@ def email_addresses(data: dict[str, Any]) -> list[str]:
         if isinstance(address, str) and address.strip() and address.strip().lower() not in known:
             found.append(address.strip())
     return found
+
+
+def stored_emails(data: dict[str, Any]) -> tuple[str, ...]:
+    """The email sub-records as stored (v3 `emails`, else v1's list), duplicates kept."""
+    items = data.get(unverified.EMAILS_KEY)
+    if not isinstance(items, list):
+        items = data.get(unverified.LEGACY_EMAILS_KEY)
+    return tuple(
+        str(i.get("address")) for i in items or [] if isinstance(i, dict) and i.get("address")
+    )
 
 
 def _lowered(data: dict[str, Any]) -> set[str]:
@@ -171,7 +184,11 @@ class ClockworkConnector(HttpConnector):
     async def verify(self) -> AtsIdentity:
         # A confirmed list endpoint (PD listTags); which status a bad Token or firm key gets is
         # unverified.BAD_TOKEN_STATUS / BAD_FIRM_KEY_STATUS.
-        await self.request("GET", "/tags", params={"limit": 1})
+        try:
+            await self.request("GET", "/tags", params={"limit": 1})
+        except PermissionDenied as exc:
+            # Listing tags needs no permission: a 403 here is the firm service key refused.
+            raise AuthError(f"{exc.message} (the firm service key was refused)", 403) from exc
         # No users endpoint is known: the key's user is named by a fingerprint of the key.
         return AtsIdentity(user_id=self._user_id, user_name="Clockwork API user", org=self.firm)
 
@@ -189,6 +206,7 @@ class ClockworkConnector(HttpConnector):
             created_by_id=str(creator) if creator else None,
             do_not_contact=bool(data.get("doNotContact")),
             fields={**aliases, **data},
+            stored_emails=stored_emails(data),
         )
 
     async def get_person(self, person_id: str) -> AtsPerson:
@@ -360,10 +378,9 @@ class ClockworkConnector(HttpConnector):
 
     async def log_activity(self, person_id: str, activity: ActivityInput) -> None:
         direction = "Email sent" if activity.kind == "sent" else "Email reply"
-        content = (
-            f"<!-- {activity.marker} --><p><b>{direction}: {activity.subject}</b></p>"
-            f"<p>{activity.body}</p>"
-        )
+        # Subjects and bodies are written by prospects: text, never markup, in the note's HTML.
+        subject, body = text_as_html(activity.subject), text_as_html(activity.body)
+        content = f"<!-- {activity.marker} --><p><b>{direction}: {subject}</b></p><p>{body}</p>"
         await self.request(
             "POST",
             unverified.NOTES_CREATE_PATH.format(person_id=person_id),

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import html
 import re
 from collections.abc import AsyncIterator
 from typing import Any, ClassVar
@@ -23,6 +22,7 @@ from outbound.connectors.base import (
     PermanentError,
     PermissionDenied,
     PersonInput,
+    text_as_html,
 )
 from outbound.connectors.crelate import unverified
 from outbound.http import AsyncClient, Response
@@ -143,6 +143,11 @@ class CrelateConnector(HttpConnector):
             created_by_id=created_by.get("Id"),
             created_by_name=created_by.get("Title"),
             fields=data,
+            stored_emails=tuple(
+                str(data[f]["Value"])
+                for f in EMAIL_FIELDS
+                if isinstance(data.get(f), dict) and data[f].get("Value")
+            ),
         )
 
     async def find_person_by_email(self, email: str, name: str | None = None) -> AtsPerson | None:
@@ -305,7 +310,7 @@ class CrelateConnector(HttpConnector):
         verb = activity.activity_type_id or await self._email_activity_type()
         direction = "Email sent" if activity.kind == "sent" else "Email reply"
         # Subjects and bodies are written by prospects: text, never markup, in Crelate's HTML.
-        body_html = html.escape(activity.body).replace("\n", "<br>")
+        body_html = text_as_html(activity.body)
         entity = {
             "ParentId": {"Id": person_id, "EntityName": "Contacts"},
             "VerbId": {"Id": verb},
