@@ -205,6 +205,10 @@ class ConnectorSuite:
                 run(flow)
             assert refused.value.call == "GET /activitytypes"
             return
+        if profile == "activities_unlisted":  # cannot check: a person is asked, never a guess
+            with pytest.raises(PermanentError, match="clear the error"):
+                run(flow)
+            return
         assert run(flow) == (False, True)
 
     def test_without_a_chosen_type_logging_says_what_to_do(

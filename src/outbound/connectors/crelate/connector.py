@@ -326,9 +326,19 @@ class CrelateConnector(HttpConnector):
 
     async def has_activity(self, person_id: str, marker: str) -> bool:
         params = {unverified.ACTIVITIES_PARENT_PARAM: person_id}
-        async for item in self._pages(unverified.ACTIVITIES_BY_PARENT_PATH, params):
-            if marker in str(item.get("HTML") or "") or marker in str(item.get("Display") or ""):
-                return True
+        try:
+            async for item in self._pages(unverified.ACTIVITIES_BY_PARENT_PATH, params):
+                html_text = str(item.get("HTML") or "") + str(item.get("Display") or "")
+                if marker in html_text:
+                    return True
+        except NotFoundError as exc:  # unverified.ACTIVITIES_BY_PARENT_PATH
+            # Writing again could log the email twice; not writing could lose it: a person says.
+            raise PermanentError(
+                "An earlier try may have logged this email already, and Crelate does not let "
+                "Outbound read a contact's activities back to check: look at the contact's "
+                "activities in Crelate, add the email if it is missing, then clear the error",
+                404,
+            ) from exc
         return False
 
     async def list_lists(self) -> AsyncIterator[AtsList]:

@@ -96,7 +96,10 @@ async def activities_by_parent(c: CrelateConnector, ctx: ProbeContext) -> ProbeR
     if pair is None:
         return skipped(name, "needs one contact in the account")
     params = {unverified.ACTIVITIES_PARENT_PARAM: pair[1], "limit": 1}
-    items = await _data(c, unverified.ACTIVITIES_BY_PARENT_PATH, **params)
+    try:
+        items = await _data(c, unverified.ACTIVITIES_BY_PARENT_PATH, **params)
+    except NotFoundError:
+        return differs(name, "404: a lost answer cannot be checked", "activities_unlisted")
     if not isinstance(items, list):
         return differs(name, f"answered {type(items).__name__}, not a list")
     return holds(name, f"answers a list ({len(items)} on the first page)")

@@ -428,6 +428,7 @@ def create_crelate_app(
     @api.get("/api3/activities")
     async def list_activities(request: Request) -> JSONResponse:
         user(request)
+        absent_under("activities_unlisted", request)
         parents = {p.lower() for p in request.query_params.get("parent_ids", "").split(",") if p}
         items = [
             a

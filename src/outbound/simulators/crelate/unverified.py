@@ -25,7 +25,7 @@ ENDPOINTS = (
     "GET /users/me  (profile no_users_me removes it)",
     "GET /users  (profile no_users_me removes it)",
     "GET /lists, GET /lists/{id}/contacts  (profile no_lists removes them)",
-    "GET /activities?parent_ids=",
+    "GET /activities?parent_ids=  (profile activities_unlisted removes it)",
     "PUT /jobs/{jobId}/contacts/{contactId}  (profile stage_put)",
     "GET /jobs/{id}",
     "GET /jobs/{jobId}/contacts",
@@ -47,6 +47,8 @@ PROFILES: dict[str, str] = {
     "history_empty_list": "pipeline history of a contact not on the job is 200 [] instead of "
     "404 (#29)",
     "no_lists": "GET /lists does not exist (404): list import is unavailable (#35)",
+    "activities_unlisted": "GET /activities?parent_ids= does not exist (404): activities cannot "
+    "be read back (#34)",
 }
 DEFAULT_PROFILES: tuple[str, ...] = ("stage_post",)
 EXCLUSIVE_PROFILES: tuple[tuple[str, ...], ...] = (("stage_post", "stage_put"),)
