@@ -251,6 +251,31 @@ class AtsLink(Base):
     linked_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class AtsEffect(Base):
+    """The effect ledger: one row per write Outbound makes in an ATS for a contact (attach to a
+    job, a stage move, a logged email), keyed by (ATS, organisation, contact, effect). The row
+    commits as an intent *before* the call and is marked done after it: a retry that finds an
+    intent it did not finish asks the ATS whether the write landed before writing again."""
+
+    __tablename__ = "ats_effects"
+    __table_args__ = (
+        UniqueConstraint("provider", "ats_org", "contact_id", "effect", name="uq_ats_effects"),
+    )
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    provider: Mapped[str] = mapped_column(String(20))
+    ats_org: Mapped[str] = mapped_column(String(300))
+    contact_id: Mapped[int] = mapped_column(
+        ForeignKey("contacts.id", ondelete="CASCADE"), index=True
+    )
+    effect: Mapped[str] = mapped_column(
+        String(200)
+    )  # attach:<job> | stage:<sync job> | activity:<event>
+    state: Mapped[str] = mapped_column(String(10), default="intent")  # intent | done
+    job_id: Mapped[int | None] = mapped_column(BigId)  # the sync job that wrote it
+    began_at: Mapped[datetime] = mapped_column(default=utcnow)
+    done_at: Mapped[datetime | None]
+
+
 class SyncJob(Base):
     """Durable sync work, enqueued in the same transaction as its cause (see sync/claims.py)."""
 

@@ -13,9 +13,10 @@ The claim, as SQL (one builder serves both engines):
          WHERE c.status = 'active'
            AND (   (j.status = 'pending' AND j.run_after <= :now)
                 OR (j.status = 'running' AND j.lease_expires_at < :now))   -- a dead worker's
-           AND NOT EXISTS (                                                 -- per-contact order
-                SELECT 1 FROM sync_jobs p
-                 WHERE p.contact_id = j.contact_id AND p.connection_id = j.connection_id
+           AND NOT EXISTS (              -- per person and ATS organisation: one at a time
+                SELECT 1 FROM sync_jobs p JOIN ats_connections pc ON pc.id = p.connection_id
+                 WHERE p.contact_id = j.contact_id AND pc.status = 'active'
+                   AND pc.provider = c.provider AND pc.ats_org = c.ats_org
                    AND p.id < j.id AND p.status IN ('pending', 'running'))
          ORDER BY j.id LIMIT :limit
            FOR UPDATE OF j SKIP LOCKED)        -- PostgreSQL; SQLite: BEGIN IMMEDIATE instead
@@ -79,11 +80,18 @@ def claim_statement(
     connection_id: int | None = None,
 ) -> Any:
     earlier = aliased(SyncJob)
+    earlier_connection = aliased(AtsConnection)
+    # One person in one ATS organisation is worked on by one job at a time, in order, whichever
+    # connection (teammate) or worker the jobs belong to: links and the effect ledger are per
+    # organisation, so two connections must not race on the same person.
     predecessor_open = exists().where(
         earlier.contact_id == SyncJob.contact_id,
-        earlier.connection_id == SyncJob.connection_id,
         earlier.id < SyncJob.id,
         earlier.status.in_(("pending", "running")),
+        earlier_connection.id == earlier.connection_id,
+        earlier_connection.provider == AtsConnection.provider,
+        earlier_connection.ats_org == AtsConnection.ats_org,
+        earlier_connection.status == "active",  # a parked connection's jobs cannot run anyway
     )
     candidates = (
         select(SyncJob.id)

@@ -42,6 +42,17 @@ class JobRun:
     async def db_call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
         return await asyncio.to_thread(fn, self.db, *args, **kwargs)
 
+    def effect(self, cs: st.ContactState, name: str) -> st.EffectKey:
+        assert self.job.contact_id is not None
+        return st.EffectKey(cs.provider, cs.org, self.job.contact_id, name)
+
+    async def begin(self, key: st.EffectKey) -> str:
+        """The ledger's intent, committed before the ATS call (see AtsEffect)."""
+        return str(await self.db_call(st.begin_effect, key, self.job.id))
+
+    async def done(self, key: st.EffectKey) -> None:
+        await self.db_call(st.finish_effect, key, self.job.id)
+
     async def save_link(self, cs: st.ContactState, **changes: Any) -> None:
         """Update this contact's link row for the ATS organisation the job writes to."""
         await self.db_call(
@@ -170,9 +181,15 @@ async def ensure_attached(
 ) -> None:
     if cs.link is not None and job_id in cs.link.attached_jobs:
         return
-    # A record we created in this very run cannot be on the job yet; otherwise ask first.
-    if known_new or not await run.connector.is_attached(remote_id, job_id):
+    key = run.effect(cs, f"attach:{job_id}")
+    prior = await run.begin(key)
+    # A record Outbound made that no try ever attached cannot be on the job yet; anything else
+    # (someone else's record, or an earlier try that may have landed) is asked about first.
+    if prior != "done" and (
+        (known_new and prior == "new") or not await run.connector.is_attached(remote_id, job_id)
+    ):
         await run.connector.attach(remote_id, job_id)
+    await run.done(key)
     await run.save_link(cs, add_attached_job=job_id)
 
 
@@ -213,9 +230,7 @@ async def sync_contact(run: JobRun) -> None:
     job_id = cs.snapshot.get("job_id")
     if job_id:
         cs = await run.db_call(st.load_state, job.connection_id, job.contact_id, job.enrollment_id)
-        known_new = (
-            not had_record and job.attempts == 1 and cs.link is not None and cs.link.created_by_us
-        )
+        known_new = not had_record and cs.link is not None and cs.link.created_by_us
         await attach_to_job(run, cs, remote_id, job_id, known_new)
     await run.db_call(st.mark_contact_synced, job.contact_id, job.enrollment_id, remote_id)
 
@@ -288,8 +303,13 @@ async def log_activity(run: JobRun) -> None:
     if event is None or event["id"] in cs.link.logged_events:  # type: ignore[union-attr]
         return
     marker = f"outbound-event-{event['id']}"
-    # Only after an uncertain failure is it worth the extra call to look for our marker.
-    if run.job.attempts == 1 or not await run.connector.has_activity(remote_id, marker):
+    key = run.effect(cs, f"activity:{event['id']}")
+    prior = await run.begin(key)
+    # Only where a try began this write without recording its end is it worth asking the ATS
+    # for our marker (the write may have landed before the database or the process went away).
+    if prior == "new" or (
+        prior == "intent" and not await run.connector.has_activity(remote_id, marker)
+    ):
         await run.connector.log_activity(
             remote_id,
             ActivityInput(
@@ -301,6 +321,7 @@ async def log_activity(run: JobRun) -> None:
                 activity_type_id=cs.activity_type_id,
             ),
         )
+    await run.done(key)
     await run.save_link(cs, add_logged_event=event["id"])
 
 
@@ -328,7 +349,11 @@ async def set_stage(run: JobRun) -> None:
         )
         return
     await attach_to_job(run, cs, remote_id, job_id, known_new=False)
-    await run.connector.set_stage(remote_id, job_id, stage)
+    # Moving to a stage twice is harmless: the ledger records the move, it never blocks it.
+    key = run.effect(cs, f"stage:{run.job.id}")
+    if await run.begin(key) != "done":
+        await run.connector.set_stage(remote_id, job_id, stage)
+        await run.done(key)
 
 
 async def find_stage(connector: Connector, job_id: str, wanted: str) -> AtsStage | None:

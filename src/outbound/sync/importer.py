@@ -9,6 +9,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from sqlalchemy.orm import Session
+
 from outbound.connectors.base import AtsPerson
 from outbound.service.caller import Caller
 from outbound.service.contacts import normalise_email
@@ -60,11 +62,15 @@ def _add_batch(
 
 def _finish(db: Database, import_id: int, error: str | None) -> None:
     with db.session() as session:
-        run = session.get(ImportRun, import_id)
-        if run is not None:
-            run.status = "failed" if error else "done"
-            run.error = error
-            run.finished_at = utcnow()
+        finish_run(session, import_id, error)
+
+
+def finish_run(session: Session, import_id: int, error: str | None) -> None:
+    run = session.get(ImportRun, import_id)
+    if run is not None:
+        run.status = "failed" if error else "done"
+        run.error = error
+        run.finished_at = utcnow()
 
 
 def listed_record(person: AtsPerson) -> ListedRecord:
@@ -106,7 +112,3 @@ async def import_list(run: JobRun) -> None:
         _add_batch, run.db, import_id, caller, sequence_id, batch, skipped, source(records)
     )
     await asyncio.to_thread(_finish, run.db, import_id, None)
-
-
-async def mark_failed(db: Database, import_id: int, error: str) -> None:
-    await asyncio.to_thread(_finish, db, import_id, error)

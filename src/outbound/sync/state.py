@@ -13,6 +13,7 @@ from outbound.store.db import Database
 from outbound.store.models import (
     ActivityEvent,
     AtsConnection,
+    AtsEffect,
     AtsLink,
     Contact,
     Enrollment,
@@ -124,6 +125,55 @@ def save_link(
                 setattr(link, key, value)
 
 
+@dataclass(frozen=True)
+class EffectKey:
+    """One write in one ATS organisation for one contact (the ledger's unique key)."""
+
+    provider: str
+    org: str
+    contact_id: int
+    effect: str
+
+
+def begin_effect(db: Database, key: EffectKey, job_id: int) -> str:
+    """Commit the intent before the ATS call. Returns what was there before: "new" (nobody
+    began this write), "intent" (a try began it and never recorded the outcome: it may have
+    landed) or "done"."""
+    with db.session() as session:
+        row = _effect(session, key)
+        if row is not None:
+            return str(row.state)
+        session.add(
+            AtsEffect(
+                provider=key.provider,
+                ats_org=key.org,
+                contact_id=key.contact_id,
+                effect=key.effect,
+                state="intent",
+                job_id=job_id,
+            )
+        )
+        return "new"
+
+
+def finish_effect(db: Database, key: EffectKey, job_id: int) -> None:
+    with db.session() as session:
+        row = _effect(session, key)
+        if row is not None:
+            row.state, row.job_id, row.done_at = "done", job_id, utcnow()
+
+
+def _effect(session: Session, key: EffectKey) -> AtsEffect | None:
+    return session.scalar(
+        select(AtsEffect).where(
+            AtsEffect.provider == key.provider,
+            AtsEffect.ats_org == key.org,
+            AtsEffect.contact_id == key.contact_id,
+            AtsEffect.effect == key.effect,
+        )
+    )
+
+
 def learn_owner(db: Database, connection_id: int, user_id: str, user_name: str) -> None:
     """The ATS user behind the key, read off the first record Outbound created with it."""
     with db.session() as session:
@@ -134,12 +184,15 @@ def learn_owner(db: Database, connection_id: int, user_id: str, user_name: str) 
 
 
 def mark_enrollment(db: Database, enrollment_id: int | None, **changes: Any) -> None:
+    with db.session() as session:
+        change_enrollment(session, enrollment_id, **changes)
+
+
+def change_enrollment(session: Session, enrollment_id: int | None, **changes: Any) -> None:
     if enrollment_id is None:
         return
-    with db.session() as session:
-        enrollment = session.get(Enrollment, enrollment_id)
-        if enrollment is None:
-            return
+    enrollment = session.get(Enrollment, enrollment_id)
+    if enrollment is not None:
         for key, value in changes.items():
             setattr(enrollment, key, value)
 

@@ -41,7 +41,7 @@ from outbound.store.outage import is_outage
 from outbound.sync import claims
 from outbound.sync import state as st
 from outbound.sync.handlers import HANDLERS, JobRun
-from outbound.sync.importer import import_list, mark_failed
+from outbound.sync.importer import finish_run, import_list
 from outbound.sync.rate_limit import TokenBucket
 
 log = logging.getLogger("outbound.worker")
@@ -215,7 +215,7 @@ class Worker:
             outcome = partial(claims.finish, job_id=job.id, worker_id=self.worker_id)
             healthy = True
         try:
-            await self._db(self._settle, job, outcome, calls, healthy)
+            await self._db(self._settle, job, outcome, calls, healthy, failure)
         except DBAPIError:
             # Still away: the outcome cannot be written. The job's lease expires and the job
             # runs again, which is what a retry would have done.
@@ -226,7 +226,7 @@ class Worker:
             )
             return
         if failure is not None:
-            await self._show_failure(job, *failure)
+            self._log_failure(job, failure[0])
 
     def _outage(self, job: claims.ClaimedJob, exc: DBAPIError) -> Callable[[Session], Any]:
         """Our database went away mid-job (a restart, a failover, a lock timeout): not the
@@ -271,8 +271,13 @@ class Worker:
         outcome: Callable[[Session], Any],
         calls: list[dict[str, Any]],
         healthy: bool | None,
+        failure: tuple[str, str] | None,
     ) -> None:
+        """The job's outcome, its calls, the connection's health and, when it failed, the
+        contact's (or import's) error: all in one transaction."""
         outcome(session)
+        if failure is not None:
+            self._show_failure(session, job, *failure)
         st.record_calls(
             session, job.contact_id, job.id, [{**c, "attempt": job.attempts} for c in calls]
         )
@@ -293,7 +298,7 @@ class Worker:
 
         return await asyncio.to_thread(unit)
 
-    async def _show_failure(self, job: claims.ClaimedJob, message: str, code: str) -> None:
+    def _log_failure(self, job: claims.ClaimedJob, message: str) -> None:
         log.warning(
             "job %s (%s) for contact %s failed: %s",
             job.id,
@@ -308,13 +313,16 @@ class Worker:
                 "connection_id": job.connection_id,
             },
         )
+
+    @staticmethod
+    def _show_failure(session: Session, job: claims.ClaimedJob, message: str, code: str) -> None:
         if job.kind == "import_list":
-            await mark_failed(self.db, job.payload["import_id"], message)
+            finish_run(session, job.payload["import_id"], message)
             return
         changes: dict[str, Any] = {"error_code": code, "error_message": message}
         if job.kind == "sync_contact":
             changes["sync_state"] = "failed"
-        await asyncio.to_thread(st.mark_enrollment, self.db, job.enrollment_id, **changes)
+        st.change_enrollment(session, job.enrollment_id, **changes)
 
     # -- the loop --------------------------------------------------------------------------
     async def _refresh_leases(self) -> None:

@@ -1,0 +1,98 @@
+"""The database fails at the worst moment: right after an ATS write, before Outbound records it.
+For each kind of write (create, attach to a job/project, a logged email) and both ATSs, the
+worker rides the outage out and every effect is in the ATS exactly once (the effect ledger:
+an intent committed before the call; a retry that finds one asks the ATS before writing)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from sqlalchemy.exc import OperationalError
+
+from outbound.sync import state as st
+from tests.conftest import Sim, Team
+from tests.test_api_core import make_sequence
+from tests.test_sync_clockwork import connect as connect_clockwork
+from tests.test_sync_clockwork import people_with, project_named
+from tests.test_sync_crelate import add, ats_contacts, enrollment, job_named, person
+from tests.test_sync_crelate import connect as connect_crelate
+
+EMAIL = "cand1@talent.example.com"
+
+
+def lost_connection() -> OperationalError:
+    return OperationalError("COMMIT", {}, Exception("server closed the connection unexpectedly"))
+
+
+def fail_once(
+    monkeypatch: pytest.MonkeyPatch, name: str, when: Callable[..., bool]
+) -> dict[str, int]:
+    """Make st.<name> fail once, the first time ``when(*args, **kwargs)`` holds, *before* it
+    writes: the ATS call before it has happened, its record has not."""
+    real = getattr(st, name)
+    hits = {"n": 0}
+
+    def flaky(*args: Any, **kwargs: Any) -> Any:
+        if hits["n"] == 0 and when(*args, **kwargs):
+            hits["n"] += 1
+            raise lost_connection()
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(st, name, flaky)
+    return hits
+
+
+WRITES: dict[str, tuple[str, Callable[..., bool]]] = {
+    # the new record's id, just answered by the ATS
+    "create": ("save_link", lambda *a, **k: k.get("state") == "created"),
+    # the record just put on the job/project
+    "attach": ("finish_effect", lambda db, key, job: key.effect.startswith("attach:")),
+    # the email just logged as an activity / note
+    "activity": ("finish_effect", lambda db, key, job: key.effect.startswith("activity:")),
+}
+
+
+@pytest.mark.parametrize("write", sorted(WRITES))
+@pytest.mark.parametrize("provider", ["crelate", "clockwork"])
+def test_a_database_failure_right_after_an_ats_write_duplicates_nothing(
+    provider: str,
+    write: str,
+    team: Team,
+    crelate: Sim,
+    clockwork: Sim,
+    work: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    if provider == "crelate":
+        connect_crelate(team)
+        job = job_named(crelate, "Senior Python Engineer")
+    else:
+        connect_clockwork(team)
+        job = project_named(clockwork, "CFO Search - Northwind")
+    (eid,) = add(team, make_sequence(team, job_id=job), person(1))
+    for kind, subject in (("sent", "Hi"), ("replied", "Re: Hi")):
+        r = team.call("POST", f"/enrollments/{eid}/events", json={"kind": kind, "subject": subject})
+        assert r.status_code in (200, 201), r.text
+    target, when = WRITES[write]
+    hits = fail_once(monkeypatch, target, when)
+
+    work()
+
+    assert hits["n"] == 1  # the failure did strike, after the ATS write
+    got = enrollment(team, eid)
+    assert got["sync_state"] == "synced" and got["error_code"] is None, got
+    record = got["ats_record_id"]
+    if provider == "crelate":
+        assert len(ats_contacts(crelate, EMAIL)) == 1
+        pipeline = [p for p in crelate.records("pipeline") if p["ContactId"] == record]
+        notes = [a for a in crelate.records("activities") if a["ParentId"]["Id"] == record]
+        assert crelate.duplicates() == 0
+    else:
+        assert len(people_with(clockwork, EMAIL)) == 1
+        pipeline = [c for c in clockwork.records("candidacies") if c["person_id"] == record]
+        notes = [n for n in clockwork.records("notes") if n["personId"] == record]
+        assert clockwork.duplicates() == 0
+    assert len(pipeline) == 1  # on the job/project once
+    assert len(notes) == 2  # the sent email and the reply, once each
