@@ -383,3 +383,30 @@ def test_resync_that_queues_nothing_reports_zero_of_zero(
     assert progress.status_code == 200, progress.text
     assert progress.json() == {"total": 0, "done": 0, "failed": 0, "pending": 0}
     assert team.call("GET", "/sync-batches/not-a-batch").status_code == 404
+
+
+def test_switching_ats_never_writes_into_the_new_one_silently(
+    team: Team, crelate: Sim, clockwork: Sim, work: Any
+) -> None:
+    from tests.test_sync_clockwork import connect as connect_clockwork
+    from tests.test_sync_clockwork import people_with
+
+    connect(team)
+    assert team.call("PATCH", "/settings", json={"sync_mode": "on_reply"}).status_code == 200
+    seq = make_sequence(team)
+    (eid,) = add(team, seq, person(1))
+    assert team.call("DELETE", "/connection").status_code == 200
+    connect_clockwork(team)
+    r = team.call("POST", f"/enrollments/{eid}/events", json={"kind": "replied", "subject": "Re"})
+    assert r.status_code in (200, 201), r.text
+    work()
+    held = enrollment(team, eid)
+    assert held["error_code"] == "ats_changed" and "resync" in held["error_message"]
+    assert people_with(clockwork, "cand1@talent.example.com") == []  # nothing written there
+    assert ats_contacts(crelate, "cand1@talent.example.com") == []  # nor into the old one
+    # Resync with the current settings moves it explicitly: now it syncs to Clockwork.
+    assert team.call("POST", f"/sequences/{seq}/resync", json={}).status_code == 202
+    work()
+    moved = enrollment(team, eid)
+    (person_record,) = people_with(clockwork, "cand1@talent.example.com")
+    assert moved["sync_state"] == "synced" and moved["ats_record_id"] == person_record["id"]

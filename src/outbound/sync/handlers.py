@@ -219,7 +219,7 @@ async def sync_contact(run: JobRun) -> None:
     job = run.job
     assert job.contact_id is not None
     cs = await run.db_call(st.load_state, job.connection_id, job.contact_id, job.enrollment_id)
-    if cs is None or cs.snapshot is None:
+    if cs is None or cs.snapshot is None or await held_after_switch(run, cs):
         return
     had_record = cs.link is not None and cs.link.remote_id is not None
     remote_id = await ensure_record(run, cs)
@@ -240,7 +240,7 @@ async def check_duplicate(run: JobRun) -> None:
     job = run.job
     assert job.contact_id is not None
     cs = await run.db_call(st.load_state, job.connection_id, job.contact_id, job.enrollment_id)
-    if cs is None:
+    if cs is None or await held_after_switch(run, cs):
         return
     found = await run.connector.find_person_by_email(cs.contact["email"], full_name(cs.contact))
     if found is None or cs.snapshot is None:
@@ -283,11 +283,32 @@ async def mark_if_off_limits(run: JobRun, cs: st.ContactState, found: AtsPerson)
     return True
 
 
+async def held_after_switch(run: JobRun, cs: st.ContactState) -> bool:
+    """A contact added while another ATS (or organisation) was connected is never synced into
+    the one connected now without being asked: it waits, and says so, until a resync with the
+    current settings moves it."""
+    if not cs.moved:
+        return False
+    then, now = PROVIDER_TITLES.get(cs.provider, cs.provider), PROVIDER_TITLES[cs.connected[0]]
+    where = now if then != now else f"another {now} organisation"
+    await run.db_call(
+        st.mark_enrollment,
+        run.job.enrollment_id,
+        sync_state="not_synced",
+        error_code="ats_changed",
+        error_message=(
+            f"Added while {then} was connected; you are now connected to {where}. Nothing was "
+            f"written there: resync the sequence to sync this contact with your current settings."
+        ),
+    )
+    return True
+
+
 async def _linked_record(run: JobRun) -> tuple[st.ContactState, str] | None:
     job = run.job
     assert job.contact_id is not None
     cs = await run.db_call(st.load_state, job.connection_id, job.contact_id, job.enrollment_id)
-    if cs is None:
+    if cs is None or await held_after_switch(run, cs):
         return None
     if cs.link is None or not cs.link.remote_id:
         raise PermanentError("the contact is not in the ATS yet (its sync did not succeed)")

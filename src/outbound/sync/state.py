@@ -44,6 +44,13 @@ class ContactState:
     owner_known: bool = True  # False: the key's owner is learned from our first record
     # The account's current choice (not frozen at add time): what logged emails are filed as.
     activity_type_id: str | None = None
+    # The ATS the job's connection opens now; differs from (provider, org) after a switch.
+    connected: tuple[str, str] = ("", "")
+
+    @property
+    def moved(self) -> bool:
+        """Added under another ATS or organisation than the one connected now."""
+        return self.snapshot is not None and (self.provider, self.org) != self.connected
 
 
 def _link(session: Session, contact_id: int, provider: str, org: str) -> AtsLink | None:
@@ -88,6 +95,7 @@ def load_state(
             provider=provider,
             org=org,
             owner_known=bool(conn.ats_user_id),
+            connected=(conn.provider, conn.ats_org),
             activity_type_id=session.scalar(
                 select(IntegrationSettings.activity_type_id).where(
                     IntegrationSettings.user_id == conn.user_id

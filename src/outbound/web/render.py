@@ -35,6 +35,10 @@ ERROR_HELP = {
     "sync_error": (
         "{ats} refused what Outbound sent (often a custom field mapping). Fix it, then resync."
     ),
+    "ats_changed": (
+        "This contact was added under another ATS connection than yours now. Resync the "
+        "sequence to sync it with your current settings."
+    ),
     "ats_permission": (
         "{ats} accepted your API key but does not let it make this call. Ask your {ats} "
         "administrator for the permission named above, then resync."
