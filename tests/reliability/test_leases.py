@@ -4,6 +4,7 @@ long ATS call never lets another worker take a connection (and its rate limit) o
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -51,3 +52,25 @@ def test_a_full_worker_keeps_renewing_its_connection_leases(
     first, later, status = asyncio.run(observe())
     assert status == "running"  # the slot was still busy when the lease was looked at again
     assert later > first  # and the connection's lease was renewed meanwhile
+
+
+def test_a_worker_whose_clock_runs_a_minute_ahead_takes_no_live_lease(
+    team: Team, crelate: Sim, db: Database, monkeypatch: Any
+) -> None:
+    import pytest
+
+    from outbound.sync import claims
+
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite is embedded: one machine, one clock")
+    connect(team)
+    add(team, make_sequence(team), person(1))  # open work for the connection
+    with db.session() as session:
+        (connection_id,) = session.scalars(select(SyncJob.connection_id).distinct()).all()
+    assert claims.acquire_connections(db, "worker-a", 60, set()) == {connection_id}
+    real = claims.utcnow
+    monkeypatch.setattr(claims, "utcnow", lambda: real() + timedelta(seconds=61))  # B's clock
+    assert connection_id not in claims.acquire_connections(db, "worker-b", 60, set())
+    with db.session() as session:
+        holder = session.scalar(select(ConnectionLease.worker_id))
+    assert holder == "worker-a"  # the live worker keeps what it serves

@@ -22,7 +22,9 @@ The claim, as SQL (one builder serves both engines):
            FOR UPDATE OF j SKIP LOCKED)        -- PostgreSQL; SQLite: BEGIN IMMEDIATE instead
     RETURNING *
 
-On SQLite every transaction begins IMMEDIATE (store/db.py), so claims are serialised.
+:now is the database's clock (`database_now`), never a worker's: machines whose clocks differ
+still agree on when a lease has run out. On SQLite every transaction begins IMMEDIATE
+(store/db.py), so claims are serialised.
 
 One worker per ATS connection, fleet-wide: a worker only claims jobs of connections it holds a
 lease on (`connection_leases`), so each connection's pacing lives in exactly one process and
@@ -69,6 +71,16 @@ class ClaimedJob:
     kind: str
     payload: dict[str, Any]
     attempts: int
+
+
+def database_now(session: Session) -> datetime:
+    """The database's clock, for every lease and timer: workers on machines whose clocks
+    differ still agree on when a lease has run out. (SQLite is embedded: its clock is this
+    machine's, the only one there is.)"""
+    if session.get_bind().dialect.name == "postgresql":
+        now: datetime = session.execute(select(func.now())).scalar_one()
+        return now
+    return utcnow()
 
 
 def claim_statement(
@@ -147,9 +159,9 @@ def claim(
     """Claim up to ``limit`` jobs. With ``per_connection`` ({connection: at most}), the claim
     goes connection by connection, so one busy connection's backlog cannot take every slot
     while it waits on its own pacing (the others idle)."""
-    now = utcnow()
     lease = timedelta(seconds=lease_seconds)
     with db.session() as session:
+        now = database_now(session)
         if per_connection is None:
             rows = session.execute(claim_statement(db, worker_id, now, lease, limit)).all()
         else:
@@ -173,7 +185,7 @@ def heartbeat(db: Database, worker_id: str, job_ids: list[int], lease_seconds: i
             .where(
                 SyncJob.id.in_(job_ids), SyncJob.locked_by == worker_id, SyncJob.status == "running"
             )
-            .values(lease_expires_at=utcnow() + timedelta(seconds=lease_seconds))
+            .values(lease_expires_at=database_now(session) + timedelta(seconds=lease_seconds))
             .execution_options(synchronize_session=False)
         )
 
@@ -191,7 +203,7 @@ def finish(session: Session, job_id: int, worker_id: str) -> bool:
     if job is None:
         return False
     job.status = "done"
-    job.finished_at = utcnow()
+    job.finished_at = database_now(session)
     job.lease_expires_at = None
     job.last_error = None
     return True
@@ -202,7 +214,7 @@ def fail(session: Session, job_id: int, worker_id: str, error: str) -> bool:
     if job is None:
         return False
     job.status = "failed"
-    job.finished_at = utcnow()
+    job.finished_at = database_now(session)
     job.lease_expires_at = None
     job.last_error = error[:2000]
     return True
@@ -220,7 +232,7 @@ def retry_later(
     if job is None:
         return False
     job.status = "pending"
-    job.run_after = utcnow() + timedelta(seconds=delay_seconds)
+    job.run_after = database_now(session) + timedelta(seconds=delay_seconds)
     job.lease_expires_at = None
     job.locked_by = None
     job.last_error = error[:2000]
@@ -247,9 +259,9 @@ def acquire_connections(
 ) -> set[int]:
     """Renew, take and hand back connection leases; returns the connections this worker may
     claim for. ``busy``: connections with jobs of this worker still in flight."""
-    now = utcnow()
-    until = now + timedelta(seconds=lease_seconds)
     with db.session() as session:
+        now = database_now(session)
+        until = now + timedelta(seconds=lease_seconds)
         beat = session.get(WorkerHeartbeat, worker_id)
         if beat is None:
             session.add(WorkerHeartbeat(worker_id=worker_id, seen_at=now))
