@@ -1,12 +1,14 @@
-"""Prometheus metrics: what the worker does to each ATS, and the job table's backlog."""
+"""Prometheus metrics: what each ATS call did, and the job table's backlog.
+
+The counters need nothing but prometheus_client, so connectors record their calls here without
+reaching the database; the backlog is read by whoever serves /metrics and handed to ``render``.
+"""
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
-from sqlalchemy import func, select
+from collections.abc import Mapping
 
-from outbound.store.db import Database
-from outbound.store.models import SyncJob
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 REGISTRY = CollectorRegistry()
 ATS_CALLS = Counter(
@@ -26,6 +28,7 @@ ATS_LATENCY = Histogram(
     buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
 JOBS = Gauge("outbound_sync_jobs", "Sync jobs by state", ["state"], registry=REGISTRY)
+JOB_STATES = ("pending", "running", "done", "failed", "cancelled")
 
 
 def record_call(provider: str, status: int | None, seconds: float) -> None:
@@ -35,11 +38,8 @@ def record_call(provider: str, status: int | None, seconds: float) -> None:
         ATS_RATE_LIMITED.labels(provider).inc()
 
 
-def render(db: Database) -> bytes:
-    with db.session() as session:
-        counts = dict(
-            session.execute(select(SyncJob.status, func.count()).group_by(SyncJob.status)).all()
-        )
-    for state in ("pending", "running", "done", "failed", "cancelled"):
-        JOBS.labels(state).set(counts.get(state, 0))
+def render(jobs_by_status: Mapping[str, int]) -> bytes:
+    """The exposition text, with the job gauge set from ``store.jobs.count_by_status``."""
+    for state in JOB_STATES:
+        JOBS.labels(state).set(jobs_by_status.get(state, 0))
     return bytes(generate_latest(REGISTRY))

@@ -24,6 +24,7 @@ from outbound.mail.worker import MailWorker
 from outbound.metrics import render
 from outbound.settings import Settings
 from outbound.store.db import Database
+from outbound.store.jobs import count_by_status
 from outbound.sync.worker import Worker
 from outbound.web import app as web
 
@@ -95,6 +96,8 @@ def create_app(
 
     @app.get("/metrics", tags=["ops"], include_in_schema=False)
     def metrics() -> Response:
-        return Response(render(db), media_type=CONTENT_TYPE_LATEST)
+        with db.session() as session:
+            jobs_by_status = count_by_status(session)
+        return Response(render(jobs_by_status), media_type=CONTENT_TYPE_LATEST)
 
     return app

@@ -8,7 +8,6 @@ from fastapi import APIRouter, Query
 from sqlalchemy import select
 
 from outbound.api.deps import BoxDep, CallerDep, DbDep, SessionDep, SettingsDep
-from outbound.api.routes_integration import call_ats
 from outbound.api.schemas import (
     MAX_ID,
     BatchProgress,
@@ -30,6 +29,7 @@ from outbound.api.schemas import (
 )
 from outbound.domain.contact_status import contact_status
 from outbound.service import enrollments, imports, outreach
+from outbound.service.ats_calls import call_ats
 from outbound.service.contacts import get_contact
 from outbound.service.errors import Invalid
 from outbound.service.sequences import get_sequence

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Body
 
@@ -20,22 +18,14 @@ from outbound.api.schemas import (
     SettingsOut,
     SettingsPatch,
 )
-from outbound.connectors.base import (
-    AtsActivityType,
-    AtsError,
-    AuthError,
-    Connector,
-    PermissionDenied,
-)
-from outbound.connectors.registry import credential_fields, make_connector
-from outbound.domain.vocabulary import PROVIDER_TITLES
+from outbound.connectors.base import AtsActivityType, Connector, PermissionDenied
+from outbound.connectors.registry import credential_fields
 from outbound.service import connections
-from outbound.service.errors import AtsRejected, ServiceError
-from outbound.settings import Settings
+from outbound.service.ats_calls import call_ats
+from outbound.service.errors import AtsRejected
 from outbound.store.models import AtsConnection
 
 router = APIRouter(tags=["integration"])
-T = TypeVar("T")
 
 
 def connection_out(conn: AtsConnection) -> ConnectionOut:
@@ -51,39 +41,6 @@ def connection_out(conn: AtsConnection) -> ConnectionOut:
         connected_at=conn.connected_at,
         disconnected_at=conn.disconnected_at,
     )
-
-
-def call_ats(
-    provider: str,
-    credentials: dict[str, Any],
-    settings: Settings,
-    action: Callable[[Connector], Awaitable[T]],
-    timeout: float = 15,
-) -> T:
-    """Run one connector action from a sync endpoint (FastAPI runs those in a worker thread)."""
-
-    async def run() -> T:
-        connector = make_connector(provider, credentials, settings, timeout=timeout)
-        try:
-            return await action(connector)
-        finally:
-            await connector.aclose()
-
-    title = PROVIDER_TITLES[provider]
-    try:
-        return asyncio.run(run())
-    except AuthError as exc:
-        raise AtsRejected(
-            f"{title} rejected these credentials ({exc.status_code})", "credentials"
-        ) from exc
-    except PermissionDenied as exc:
-        raise AtsRejected(
-            f"{title} accepted these credentials but refused them {exc.call} (403): "
-            f"{exc.message}. Ask your {title} administrator to allow it.",
-            "credentials",
-        ) from exc
-    except AtsError as exc:
-        raise ServiceError(f"{title} could not be reached: {exc.message}", "credentials") from exc
 
 
 @router.get("/connection/providers")

@@ -22,8 +22,8 @@ from sqlalchemy.orm import Session
 
 from outbound.mail.classify import Classification, _header, _text, classify, parse
 from outbound.mail.out_of_office import return_date
-from outbound.mail.outbox import suppress
 from outbound.service.enrollments import record_event, stop_sending
+from outbound.service.outreach import suppress
 from outbound.store.models import (
     Contact,
     Enrollment,

@@ -28,13 +28,12 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from outbound.mail.planner import after_sent
-from outbound.service.enrollments import record_event
+from outbound.service.enrollments import after_sent, record_event
+from outbound.service.outreach import suppress
 from outbound.store.models import (
     Enrollment,
     Mailbox,
     OutboundEmail,
-    Suppression,
 )
 
 
@@ -205,12 +204,3 @@ def pause_mailbox(session: Session, email: OutboundEmail, reason: str) -> None:
     if mailbox is not None:
         mailbox.status = "failing"
         mailbox.status_reason = reason
-
-
-def suppress(session: Session, team_id: int, address: str, reason: str) -> None:
-    address = address.lower()
-    exists = session.scalar(
-        select(Suppression.id).where(Suppression.team_id == team_id, Suppression.email == address)
-    )
-    if exists is None:
-        session.add(Suppression(team_id=team_id, email=address, reason=reason))

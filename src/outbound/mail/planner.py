@@ -11,7 +11,6 @@ from __future__ import annotations
 import random
 import secrets
 from datetime import datetime, timedelta
-from typing import Any
 
 from sqlalchemy import exists, func, or_, select
 from sqlalchemy.orm import Session
@@ -221,21 +220,3 @@ def prepare(
         )
     )
     return True
-
-
-def after_sent(
-    session: Session, enrollment: Enrollment, sent_at: datetime, day_seconds: float
-) -> dict[str, Any]:
-    """Move the contact to its next step (or finished) once a step is out."""
-    seq = session.get(Sequence, enrollment.sequence_id)
-    assert seq is not None
-    enrollment.next_step += 1
-    if enrollment.state != "active":
-        return {"next": None}
-    if enrollment.next_step >= len(seq.steps):
-        enrollment.state = "finished"
-        enrollment.next_send_at = None
-        return {"next": None}
-    delay = seq.steps[enrollment.next_step].delay_days * day_seconds
-    enrollment.next_send_at = sent_at + timedelta(seconds=delay)
-    return {"next": enrollment.next_send_at}

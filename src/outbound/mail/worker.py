@@ -23,9 +23,10 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from outbound.crypto import SecretBox
-from outbound.mail import compose, outbox, planner, smtp
+from outbound.mail import compose, outbox, planner
 from outbound.mail.inbound import ingest
-from outbound.mail.inbox import InboundItem, InboxError
+from outbound.mailclients import smtp
+from outbound.mailclients.inbox import InboundItem, InboxError
 from outbound.service.mailboxes import inbox_for, smtp_config
 from outbound.settings import Settings
 from outbound.store.db import Database

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, insert, select, update
@@ -31,6 +31,7 @@ from outbound.service.caller import Caller
 from outbound.service.contacts import CONTACT_COLUMNS, normalise_email
 from outbound.service.errors import Invalid, NotFound
 from outbound.service.sequences import get_sequence
+from outbound.store.jobs import enqueue, job_row
 from outbound.store.models import (
     ActivityEvent,
     AtsConnection,
@@ -44,7 +45,6 @@ from outbound.store.models import (
     SyncJob,
     utcnow,
 )
-from outbound.sync.enqueue import enqueue, job_row
 
 MAX_BULK = 10_000
 
@@ -400,6 +400,24 @@ def stop_sending(session: Session, enrollment: Enrollment) -> int | None:
     for email in cancelled:
         email.status = "cancelled"
     return min((e.step_position for e in cancelled), default=None)
+
+
+def after_sent(
+    session: Session, enrollment: Enrollment, sent_at: datetime, day_seconds: float
+) -> dict[str, Any]:
+    """Move the contact to its next step (or finished) once a step is out."""
+    seq = session.get(Sequence, enrollment.sequence_id)
+    assert seq is not None
+    enrollment.next_step += 1
+    if enrollment.state != "active":
+        return {"next": None}
+    if enrollment.next_step >= len(seq.steps):
+        enrollment.state = "finished"
+        enrollment.next_send_at = None
+        return {"next": None}
+    delay = seq.steps[enrollment.next_step].delay_days * day_seconds
+    enrollment.next_send_at = sent_at + timedelta(seconds=delay)
+    return {"next": enrollment.next_send_at}
 
 
 def record_event(

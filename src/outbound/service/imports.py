@@ -9,8 +9,8 @@ from outbound.service.caller import Caller
 from outbound.service.connections import require_connection
 from outbound.service.errors import Invalid, NotFound
 from outbound.service.sequences import get_sequence
+from outbound.store.jobs import enqueue, job_row
 from outbound.store.models import ImportRun
-from outbound.sync.enqueue import enqueue, job_row
 
 
 def start_import(session: Session, caller: Caller, sequence_id: int, list_id: str) -> ImportRun:

@@ -19,8 +19,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from outbound.crypto import SecretBox
-from outbound.mail import smtp
-from outbound.mail.inbox import ImapConfig, ImapInbox, Inbox, InboxError, MaildirInbox
+from outbound.mailclients import smtp
+from outbound.mailclients.inbox import ImapConfig, ImapInbox, Inbox, InboxError, MaildirInbox
 from outbound.service.caller import Caller
 from outbound.service.errors import Conflict, Invalid, NotFound, ServiceError
 from outbound.settings import Settings

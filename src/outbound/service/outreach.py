@@ -6,11 +6,9 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from outbound.mail.outbox import suppress
-from outbound.mail.planner import after_sent
 from outbound.service.caller import Caller
 from outbound.service.contacts import normalise_email
-from outbound.service.enrollments import get_enrollment, record_event
+from outbound.service.enrollments import after_sent, get_enrollment, record_event
 from outbound.service.errors import Invalid, NotFound
 from outbound.store.models import (
     ActivityEvent,
@@ -126,6 +124,16 @@ def unsubscribe(session: Session, token: str) -> str:
 
 
 # -- the team's suppression list ----------------------------------------------------------
+def suppress(session: Session, team_id: int, address: str, reason: str) -> None:
+    """No one on the team emails this address again (unsubscribed, or a hard bounce)."""
+    address = address.lower()
+    exists = session.scalar(
+        select(Suppression.id).where(Suppression.team_id == team_id, Suppression.email == address)
+    )
+    if exists is None:
+        session.add(Suppression(team_id=team_id, email=address, reason=reason))
+
+
 def list_suppressions(session: Session, caller: Caller) -> list[Suppression]:
     return list(
         session.scalars(

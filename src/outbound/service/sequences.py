@@ -6,7 +6,6 @@ The Syncing tab's job/project is checked against the sequence owner's ATS when i
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,9 +13,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from outbound.connectors.base import AtsError, AtsJob, AuthError, PermissionDenied
-from outbound.connectors.registry import make_connector, spec_of
+from outbound.connectors.registry import spec_of
 from outbound.crypto import SecretBox
 from outbound.domain.vocabulary import PROVIDER_TITLES
+from outbound.service.ats_calls import call_ats
 from outbound.service.caller import Caller
 from outbound.service.errors import AtsRejected, Forbidden, Invalid, NotFound, ServiceError
 from outbound.settings import Settings
@@ -127,37 +127,38 @@ class AtsAccess:
     box: SecretBox
 
 
-def _list_jobs(provider: str, credentials: dict[str, Any], settings: Settings) -> list[AtsJob]:
-    """The ATS's jobs/projects, with every failure turned into an error on the job field."""
-
-    async def run() -> list[AtsJob]:
-        connector = make_connector(provider, credentials, settings, timeout=ATS_TIMEOUT)
-        try:
-            return await connector.list_jobs()
-        finally:
-            await connector.aclose()
-
+def _job_check_error(provider: str, exc: AtsError) -> ServiceError:
+    """A failure to list the jobs/projects, as an error on the job field."""
     title = PROVIDER_TITLES[provider]
     word = spec_of(provider).job_word.lower()
-    try:
-        return asyncio.run(run())
-    except AuthError as exc:
-        raise AtsRejected(
+    if isinstance(exc, AuthError):
+        return AtsRejected(
             f"{title} rejected the saved credentials ({exc.status_code}), so the {word} could "
             f"not be checked: reconnect {title}, then save again.",
             JOB_FIELD,
-        ) from exc
-    except PermissionDenied as exc:
-        raise AtsRejected(
+        )
+    if isinstance(exc, PermissionDenied):
+        return AtsRejected(
             f"{title} does not allow this API key to list {word}s ({exc.call}, 403), so the "
             f"{word} could not be checked. Ask your {title} administrator for that permission.",
             JOB_FIELD,
-        ) from exc
-    except AtsError as exc:
-        raise ServiceError(
-            f"{title} could not be reached to check the {word} ({exc.message}): try again.",
-            JOB_FIELD,
-        ) from exc
+        )
+    return ServiceError(
+        f"{title} could not be reached to check the {word} ({exc.message}): try again.",
+        JOB_FIELD,
+    )
+
+
+def _list_jobs(provider: str, credentials: dict[str, Any], settings: Settings) -> list[AtsJob]:
+    """The ATS's jobs/projects, with every failure turned into an error on the job field."""
+    return call_ats(
+        provider,
+        credentials,
+        settings,
+        lambda c: c.list_jobs(),
+        timeout=ATS_TIMEOUT,
+        explain=_job_check_error,
+    )
 
 
 def check_sync_job(

@@ -11,7 +11,6 @@ from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from outbound.api.deps import BoxDep, DbDep, SettingsDep
-from outbound.api.routes_integration import call_ats
 from outbound.api.schemas import CONNECT_MODELS, SettingsPatch
 from outbound.connectors.base import (
     AtsError,
@@ -23,6 +22,7 @@ from outbound.connectors.registry import ATS
 from outbound.domain.roles import can_manage_teammates
 from outbound.domain.vocabulary import PROVIDER_TITLES, PROVIDERS
 from outbound.service import connections
+from outbound.service.ats_calls import call_ats
 from outbound.service.doctor import diagnose
 from outbound.service.errors import ServiceError
 from outbound.settings import Settings

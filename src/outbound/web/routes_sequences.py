@@ -17,6 +17,7 @@ from outbound.api.schemas import ContactIn, SequenceSyncIn, StepIn
 from outbound.connectors.registry import ATS
 from outbound.domain.contact_status import contact_status
 from outbound.service import connections, enrollments, imports, outreach, sequences
+from outbound.service.ats_calls import call_ats
 from outbound.service.caller import Caller
 from outbound.service.errors import ServiceError
 from outbound.service.sequences import StepInput
@@ -313,8 +314,6 @@ def contacts_page(
 
 
 def _lists(conn: AtsConnection, box: Any, settings: Any) -> list[tuple[str, str]]:
-    from outbound.api.routes_integration import call_ats
-
     async def collect(c: Any) -> list[tuple[str, str]]:
         return [(item.id, item.name) async for item in c.list_lists()]
 

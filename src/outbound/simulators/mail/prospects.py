@@ -22,7 +22,7 @@ from email.mime.text import MIMEText
 from email.utils import format_datetime, make_msgid, parseaddr
 from pathlib import Path
 
-from outbound.mail.inbox import open_maildir
+from outbound.mailclients.inbox import open_maildir
 
 log = logging.getLogger("outbound.demo.prospects")
 

@@ -11,7 +11,7 @@ from typing import Any
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, Envelope, Session
 
-from outbound.mail.inbox import open_maildir
+from outbound.mailclients.inbox import open_maildir
 
 # aiosmtpd logs a warning about its own internals on every login; not ours to act on.
 logging.getLogger("mail.log").setLevel(logging.ERROR)

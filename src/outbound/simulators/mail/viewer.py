@@ -12,7 +12,7 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.responses import HTMLResponse
 
-from outbound.mail.inbox import open_maildir
+from outbound.mailclients.inbox import open_maildir
 from outbound.simulators.mail.prospects import behaviour
 
 STYLE = (

@@ -1,6 +1,6 @@
-"""Turn domain decisions into durable job rows, inside the caller's transaction.
+"""The job table from the writing side: durable job rows, inserted in the caller's transaction.
 
-Jobs for one contact and one connection run in id order (see claims.py), so the order they
+Jobs for one contact and one connection run in id order (see sync/claims.py), so the order they
 are inserted here is the order their effects reach the ATS: duplicate check, record, activity.
 """
 
@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from outbound.store.models import SyncJob, utcnow
@@ -49,3 +49,9 @@ def enqueue(session: Session, rows: Iterable[dict[str, Any]]) -> int:
         for start in range(0, len(rows), 2000):
             session.execute(insert(SyncJob), rows[start : start + 2000])
     return len(rows)
+
+
+def count_by_status(session: Session) -> dict[str, int]:
+    """How many jobs stand in each status (the /metrics backlog)."""
+    rows = session.execute(select(SyncJob.status, func.count()).group_by(SyncJob.status)).all()
+    return {status: count for status, count in rows}
