@@ -196,10 +196,11 @@ async def save_steps(sequence_id: int, request: Request, db: DbDep) -> Response:
 def syncing_page(
     sequence_id: int, request: Request, db: DbDep, box: BoxDep, settings: SettingsDep
 ) -> Response:
+    # The ATS is asked with no transaction open (on SQLite one holds the write lock).
+    jobs = _jobs(_owner_credentials(request, db, box, sequence_id), settings)
     with db.session() as session:
         caller, user = current_caller(request, session)
         ctx = _context(session, caller, sequence_id)
-        jobs = _jobs(ctx["conn"], box, settings)
         return page(
             request,
             "sequence_syncing.html",
@@ -213,10 +214,20 @@ def syncing_page(
         )
 
 
-def _jobs(conn: AtsConnection | None, box: Any, settings: Any) -> list[tuple[str, str]]:
-    if conn is None:
+def _owner_credentials(
+    request: Request, db: Any, box: Any, sequence_id: int
+) -> tuple[str, dict[str, Any]] | None:
+    """The sequence owner's ATS and credentials, read in a transaction of their own."""
+    with db.session() as session:
+        caller, _ = current_caller(request, session)
+        conn = _context(session, caller, sequence_id)["conn"]
+        return (conn.provider, box.open(conn.credentials_encrypted)) if conn else None
+
+
+def _jobs(access: tuple[str, dict[str, Any]] | None, settings: Any) -> list[tuple[str, str]]:
+    if access is None:
         return []
-    jobs, _, _ = _ats_lists(conn.provider, box.open(conn.credentials_encrypted), settings)
+    jobs, _, _ = _ats_lists(*access, settings)
     return jobs
 
 
@@ -251,6 +262,7 @@ def _save_syncing(
         exc.errors = {
             ("job_id" if k == sequences.JOB_FIELD else k): v for k, v in exc.errors.items()
         }
+        jobs = _jobs(_owner_credentials(request, db, box, sequence_id), settings)
         with db.session() as session:
             caller, user = current_caller(request, session)
             ctx = _context(session, caller, sequence_id)
@@ -261,7 +273,7 @@ def _save_syncing(
                 user=user,
                 nav="sequences",
                 tab="syncing",
-                jobs=_jobs(ctx["conn"], box, settings),
+                jobs=jobs,
                 record_types=RECORD_TYPES,
                 errors=exc.errors,
                 values=data,
@@ -293,13 +305,11 @@ def _row(e: Enrollment, c: Contact) -> dict[str, Any]:
 def contacts_page(
     sequence_id: int, request: Request, db: DbDep, box: BoxDep, settings: SettingsDep
 ) -> Response:
+    access = _owner_credentials(request, db, box, sequence_id)
+    lists = _lists(access, settings) if access and ATS[access[0]].list_import else []
     with db.session() as session:
         caller, user = current_caller(request, session)
         ctx = _context(session, caller, sequence_id)
-        lists: list[tuple[str, str]] = []
-        conn = ctx["conn"]
-        if conn is not None and ATS[conn.provider].list_import:
-            lists = _lists(conn, box, settings)
         return page(
             request,
             "sequence_contacts.html",
@@ -313,12 +323,12 @@ def contacts_page(
         )
 
 
-def _lists(conn: AtsConnection, box: Any, settings: Any) -> list[tuple[str, str]]:
+def _lists(access: tuple[str, dict[str, Any]], settings: Any) -> list[tuple[str, str]]:
     async def collect(c: Any) -> list[tuple[str, str]]:
         return [(item.id, item.name) async for item in c.list_lists()]
 
     try:
-        return call_ats(conn.provider, box.open(conn.credentials_encrypted), settings, collect)
+        return call_ats(*access, settings, collect)
     except ServiceError:
         return []
 
