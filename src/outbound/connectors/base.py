@@ -265,6 +265,21 @@ class HttpConnector:
     def error_message(self, response: Response) -> str:
         return response.text[:300]
 
+    # Defaults for what most ATSs do not need or have; a connector overrides what differs.
+    async def complete_person(self, person_id: str, person: PersonInput, fresh: bool) -> None:
+        return None  # one call writes the whole record
+
+    async def recover_create(self, person: PersonInput, since: str) -> str | None:
+        return None  # the email goes in with the record: find_person_by_email recovers
+
+    async def list_lists(self) -> AsyncIterator[AtsList]:
+        return  # no lists to import from
+        yield  # pragma: no cover - makes this an async generator
+
+    async def list_members(self, list_id: str) -> AsyncIterator[AtsPerson]:
+        return
+        yield  # pragma: no cover
+
     def raise_for_status(self, method: str, path: str, response: Response) -> None:
         code = response.status_code
         if code < 400:

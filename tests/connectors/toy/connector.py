@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from outbound.connectors.base import (
@@ -11,7 +11,6 @@ from outbound.connectors.base import (
     AtsField,
     AtsIdentity,
     AtsJob,
-    AtsList,
     AtsPerson,
     AtsStage,
     Connector,
@@ -71,12 +70,6 @@ class ToyConnector(HttpConnector):
     async def create_person(self, person: PersonInput) -> str:
         return str((await self.request("POST", "/people", json=self._body(person))).json()["id"])
 
-    async def complete_person(self, person_id: str, person: PersonInput, fresh: bool) -> None:
-        return None  # one call writes the whole record
-
-    async def recover_create(self, person: PersonInput, since: str) -> str | None:
-        return None  # the email goes in with the record: find_person_by_email recovers
-
     async def update_person(self, person_id: str, fields: dict[str, Any]) -> None:
         await self.request("PATCH", f"/people/{person_id}", json=fields)
 
@@ -114,14 +107,6 @@ class ToyConnector(HttpConnector):
     async def has_activity(self, person_id: str, marker: str) -> bool:
         items = (await self._get(f"/people/{person_id}/activities"))["activities"]
         return any(a.get("marker") == marker for a in items)
-
-    async def list_lists(self) -> AsyncIterator[AtsList]:
-        return
-        yield  # pragma: no cover - makes this an async generator
-
-    async def list_members(self, list_id: str) -> AsyncIterator[AtsPerson]:
-        return
-        yield  # pragma: no cover
 
     async def describe_fields(self) -> list[AtsField]:
         return [

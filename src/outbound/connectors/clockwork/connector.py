@@ -20,7 +20,6 @@ from outbound.connectors.base import (
     AtsField,
     AtsIdentity,
     AtsJob,
-    AtsList,
     AtsPerson,
     AtsStage,
     AuthError,
@@ -407,15 +406,6 @@ class ClockworkConnector(HttpConnector):
             if marker in await self._note_content(note):
                 return True
         return False
-
-    async def list_lists(self) -> AsyncIterator[AtsList]:
-        # Clockwork has no contact lists: import is a Crelate feature in the guides.
-        return
-        yield  # pragma: no cover - makes this an async generator
-
-    async def list_members(self, list_id: str) -> AsyncIterator[AtsPerson]:
-        return
-        yield  # pragma: no cover
 
     async def describe_fields(self) -> list[AtsField]:
         return [AtsField(name, label, False) for name, label in unverified.PERSON_FIELDS]

@@ -209,12 +209,6 @@ class CrelateConnector(HttpConnector):
             )
         return data
 
-    async def complete_person(self, person_id: str, person: PersonInput, fresh: bool) -> None:
-        return None  # one call writes the whole record
-
-    async def recover_create(self, person: PersonInput, since: str) -> str | None:
-        return None  # the email is written with the record, so find_person_by_email suffices
-
     async def update_person(self, person_id: str, fields: dict[str, Any]) -> None:
         await self.request(
             "PATCH", f"/contacts/{person_id}", json={"entity": self.wrap_fields(fields)}
