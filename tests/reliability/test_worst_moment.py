@@ -96,3 +96,69 @@ def test_a_database_failure_right_after_an_ats_write_duplicates_nothing(
         assert clockwork.duplicates() == 0
     assert len(pipeline) == 1  # on the job/project once
     assert len(notes) == 2  # the sent email and the reply, once each
+
+
+TERMINATE_AFTER = {
+    "create": "UPDATE ats_links SET remote_id",
+    "attach": "UPDATE ats_effects",
+    "activity": "UPDATE ats_effects",
+}
+
+
+@pytest.mark.parametrize("write", sorted(TERMINATE_AFTER))
+def test_postgresql_terminating_the_connection_right_after_an_ats_write_duplicates_nothing(
+    write: str, team: Team, crelate: Sim, work: Any, db: Any
+) -> None:
+    """Not an exception raised by the test: PostgreSQL itself ends the worker's connection
+    (pg_terminate_backend) inside the transaction that records an ATS write, before COMMIT."""
+    import psycopg
+    from sqlalchemy import event
+
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("terminating a server connection is a PostgreSQL test")
+    connect_crelate(team)
+    job = job_named(crelate, "Senior Python Engineer")
+    (eid,) = add(team, make_sequence(team, job_id=job), person(1))
+    for kind in ("sent", "replied"):
+        team.call("POST", f"/enrollments/{eid}/events", json={"kind": kind, "subject": "Hi"})
+    hits = {"n": 0}
+    wanted = "attach:" if write == "attach" else "activity:" if write == "activity" else ""
+    admin_url = db.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+
+    def terminate(conn: Any, cursor: Any, statement: str, params: Any, *_: Any) -> None:
+        if hits["n"] or not statement.startswith(TERMINATE_AFTER[write]):
+            return
+        pid = conn.connection.dbapi_connection.info.backend_pid
+        with psycopg.connect(admin_url, autocommit=True) as admin:
+            if wanted:  # which effect this "done" is for: its intent row is committed
+                ids = [v for v in _values(params) if isinstance(v, int)]
+                effects = admin.execute(
+                    "SELECT effect FROM ats_effects WHERE id = ANY(%s)", (ids,)
+                ).fetchall()
+                if not any(str(e).startswith(wanted) for (e,) in effects):
+                    return
+            hits["n"] += 1
+            admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+
+    event.listen(db.engine, "after_cursor_execute", terminate)
+    try:
+        work()
+    finally:
+        event.remove(db.engine, "after_cursor_execute", terminate)
+    assert hits["n"] == 1
+    got = enrollment(team, eid)
+    assert got["sync_state"] == "synced" and got["error_code"] is None, got
+    assert len(ats_contacts(crelate, EMAIL)) == 1
+    record = got["ats_record_id"]
+    assert len([p for p in crelate.records("pipeline") if p["ContactId"] == record]) == 1
+    assert len([a for a in crelate.records("activities") if a["ParentId"]["Id"] == record]) == 2
+
+
+def _values(params: Any) -> list[Any]:
+    if isinstance(params, dict):
+        return list(params.values())
+    if isinstance(params, (list, tuple)):
+        return [
+            v for p in params for v in (_values(p) if isinstance(p, (dict, list, tuple)) else [p])
+        ]
+    return [params]
