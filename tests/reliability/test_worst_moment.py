@@ -96,6 +96,11 @@ def test_a_database_failure_right_after_an_ats_write_duplicates_nothing(
         assert clockwork.duplicates() == 0
     assert len(pipeline) == 1  # on the job/project once
     assert len(notes) == 2  # the sent email and the reply, once each
+    # The contact's timeline reads the ledger: each write once, every one confirmed.
+    written = team.call("GET", f"/enrollments/{eid}/effects").json()
+    whats = sorted(w["what"] for w in written if w["what"] != "Pipeline stage moved")
+    assert whats == ["Email logged", "Email logged", f"Put on job/project {job}"]
+    assert all(w["confirmed"] and w["provider"] == provider for w in written)
 
 
 TERMINATE_AFTER = {

@@ -122,6 +122,9 @@ def test_recruiting_team_runs_crelate_from_the_browser(
     new_row = page.locator("tr", has_text="new.one@")
     new_row.get_by_role("button", name="Timeline").click()
     expect(new_row.locator(".timeline")).to_contain_text("POST")
+    # What was written in Crelate, read from the effect ledger: put on the default job.
+    expect(new_row.locator(".timeline")).to_contain_text("Put on job/project")
+    expect(new_row.locator(".timeline .badge.synced").first).to_have_text("done")
     new_row.get_by_role("button", name="Interested", exact=True).click()
     expect(page.locator("tr", has_text="new.one@")).to_contain_text("interested")
 

@@ -13,6 +13,7 @@ from outbound.api.schemas import (
     BatchProgress,
     ContactOut,
     DbId,
+    EffectOut,
     EmailOut,
     EnrollIn,
     EnrollmentOut,
@@ -159,6 +160,12 @@ def timeline(enrollment_id: DbId, session: SessionDep, caller: CallerDep) -> obj
             select(SyncCall).where(SyncCall.contact_id == e.contact_id).order_by(SyncCall.id)
         )
     )
+
+
+@router.get("/enrollments/{enrollment_id}/effects", response_model=list[EffectOut])
+def effects(enrollment_id: DbId, session: SessionDep, caller: CallerDep) -> object:
+    """What Outbound wrote in the ATS for this contact, from the effect ledger."""
+    return enrollments.written_effects(session, caller, enrollment_id)
 
 
 @router.get("/enrollments/{enrollment_id}/dry-run")

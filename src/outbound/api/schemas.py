@@ -448,6 +448,17 @@ class TimelineEntry(BaseModel):
     attempt: int
 
 
+class EffectOut(BaseModel):
+    """A write Outbound made in the ATS for the contact (the effect ledger)."""
+
+    model_config = ConfigDict(from_attributes=True)
+    what: str
+    confirmed: bool = Field(description="false: a try began it and its outcome is not recorded yet")
+    provider: str
+    began_at: datetime
+    done_at: datetime | None
+
+
 class NamedItem(BaseModel):
     id: str
     name: str

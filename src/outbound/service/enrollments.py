@@ -35,6 +35,7 @@ from outbound.store.jobs import enqueue, job_row
 from outbound.store.models import (
     ActivityEvent,
     AtsConnection,
+    AtsEffect,
     AtsLink,
     Contact,
     Enrollment,
@@ -344,6 +345,42 @@ def get_enrollment(session: Session, caller: Caller, enrollment_id: int) -> Enro
     if enrollment is None or enrollment.team_id != caller.team_id:
         raise NotFound(f"enrollment {enrollment_id} not found", "enrollment_id")
     return enrollment
+
+
+@dataclass(frozen=True)
+class WrittenEffect:
+    """One write in the ATS for a contact, from the effect ledger, in words a person reads."""
+
+    what: str  # "Put on job 1f2e…", "Email logged", "Stage moved"
+    confirmed: bool  # done; False: a try began it and the outcome is not recorded yet
+    provider: str
+    began_at: datetime
+    done_at: datetime | None
+
+
+def written_effects(session: Session, caller: Caller, enrollment_id: int) -> list[WrittenEffect]:
+    """What Outbound wrote in the ATS for this contact (every organisation), oldest first."""
+    enrollment = get_enrollment(session, caller, enrollment_id)
+    rows = session.scalars(
+        select(AtsEffect)
+        .where(AtsEffect.contact_id == enrollment.contact_id)
+        .order_by(AtsEffect.id)
+    )
+    return [
+        WrittenEffect(_effect_words(r.effect), r.state == "done", r.provider, r.began_at, r.done_at)
+        for r in rows
+    ]
+
+
+def _effect_words(effect: str) -> str:
+    kind, _, target = effect.partition(":")
+    if kind == "attach":
+        return f"Put on job/project {target}"
+    if kind == "activity":
+        return "Email logged"
+    if kind == "stage":
+        return "Pipeline stage moved"
+    return effect
 
 
 def list_enrollments(

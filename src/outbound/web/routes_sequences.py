@@ -449,8 +449,11 @@ def timeline(eid: int, request: Request, db: DbDep) -> Response:
             select(SyncCall).where(SyncCall.contact_id == e.contact_id).order_by(SyncCall.id)
         ).all()
         emails = outreach.emails_of(session, caller, eid)
+        written = enrollments.written_effects(session, caller, eid)
         return templates.TemplateResponse(
-            request, "_timeline.html", {"calls": calls, "emails": emails, "eid": eid}
+            request,
+            "_timeline.html",
+            {"calls": calls, "emails": emails, "written": written, "eid": eid},
         )
 
 
