@@ -320,7 +320,7 @@ async def log_activity(run: JobRun) -> None:
     if linked is None:
         return
     cs, remote_id = linked
-    event = await run.db_call(st.load_event, run.job.payload["event_id"])
+    event = await run.db_call(st.load_event, run.job.payload["event_id"], run.job.connection_id)
     if event is None or event["id"] in cs.link.logged_events:  # type: ignore[union-attr]
         return
     marker = f"outbound-event-{event['id']}"
@@ -339,7 +339,7 @@ async def log_activity(run: JobRun) -> None:
                 event["body"],
                 event["occurred_at"],
                 marker,
-                activity_type_id=cs.activity_type_id,
+                activity_type_id=event["activity_type_id"],
             ),
         )
     await run.done(key)

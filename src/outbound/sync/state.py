@@ -42,8 +42,6 @@ class ContactState:
     provider: str
     org: str
     owner_known: bool = True  # False: the key's owner is learned from our first record
-    # The account's current choice (not frozen at add time): what logged emails are filed as.
-    activity_type_id: str | None = None
     # The ATS the job's connection opens now; differs from (provider, org) after a switch.
     connected: tuple[str, str] = ("", "")
 
@@ -96,11 +94,6 @@ def load_state(
             org=org,
             owner_known=bool(conn.ats_user_id),
             connected=(conn.provider, conn.ats_org),
-            activity_type_id=session.scalar(
-                select(IntegrationSettings.activity_type_id).where(
-                    IntegrationSettings.user_id == conn.user_id
-                )
-            ),
         )
 
 
@@ -223,12 +216,19 @@ def mark_contact_synced(
                 enrollment.error_message = None
 
 
-def load_event(db: Database, event_id: int) -> dict[str, Any] | None:
+def load_event(db: Database, event_id: int, connection_id: int) -> dict[str, Any] | None:
+    """The event to log, and what the account logs emails as now (not frozen at add time)."""
     with db.session() as session:
         event = session.get(ActivityEvent, event_id)
         if event is None:
             return None
+        activity_type_id = session.scalar(
+            select(IntegrationSettings.activity_type_id)
+            .join(AtsConnection, AtsConnection.user_id == IntegrationSettings.user_id)
+            .where(AtsConnection.id == connection_id)
+        )
         return {
+            "activity_type_id": activity_type_id,
             "id": event.id,
             "kind": event.kind,
             "subject": event.subject or "",

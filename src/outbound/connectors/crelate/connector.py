@@ -126,28 +126,21 @@ class CrelateConnector(HttpConnector):
 
     @staticmethod
     def _person(data: dict[str, Any]) -> AtsPerson:
-        email = next(
-            (
-                (data.get(f) or {}).get("Value")
-                for f in EMAIL_FIELDS
-                if (data.get(f) or {}).get("Value")
-            ),
-            None,
+        emails = tuple(
+            str(data[f]["Value"])
+            for f in EMAIL_FIELDS
+            if isinstance(data.get(f), dict) and data[f].get("Value")
         )
         created_by = data.get("CreatedById") or {}
         return AtsPerson(
             id=str(data["Id"]),
-            email=email,
+            email=emails[0] if emails else None,
             first_name=data.get("FirstName"),
             last_name=data.get("LastName"),
             created_by_id=created_by.get("Id"),
             created_by_name=created_by.get("Title"),
             fields=data,
-            stored_emails=tuple(
-                str(data[f]["Value"])
-                for f in EMAIL_FIELDS
-                if isinstance(data.get(f), dict) and data[f].get("Value")
-            ),
+            stored_emails=emails,
         )
 
     async def find_person_by_email(self, email: str, name: str | None = None) -> AtsPerson | None:
@@ -155,9 +148,9 @@ class CrelateConnector(HttpConnector):
         data = await self._data("GET", "/contacts", params={"emails": email, "limit": 10})
         wanted = email.strip().lower()
         for item in data or []:
-            for f in EMAIL_FIELDS:
-                if str((item.get(f) or {}).get("Value", "")).strip().lower() == wanted:
-                    return self._person(item)
+            person = self._person(item)
+            if wanted in (e.strip().lower() for e in person.stored_emails):
+                return person
         return None
 
     async def get_person(self, person_id: str) -> AtsPerson:
