@@ -38,14 +38,7 @@ API_ROUTERS = "outbound.api.routes_"
 
 # (importer, imported) -> why it is allowed for now. An entry the code no longer needs fails
 # test_every_exception_is_still_needed: delete it then.
-EXCEPTIONS: dict[tuple[str, str], str] = {
-    ("outbound.api.routes_enrollments", "outbound.sync.handlers"): (
-        "issue 14: to move with the effect ledger (the dry-run preview calls handlers.dry_run)"
-    ),
-    ("outbound.api.routes_enrollments", "outbound.sync.state"): (
-        "issue 14: to move with the effect ledger (the dry-run preview calls load_state)"
-    ),
-}
+EXCEPTIONS: dict[tuple[str, str], str] = {}
 
 
 def _under(module: str, *packages: str) -> bool:

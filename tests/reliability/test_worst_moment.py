@@ -1,5 +1,6 @@
 """The database fails at the worst moment: right after an ATS write, before Outbound records it.
-For each kind of write (create, attach to a job/project, a logged email) and both ATSs, the
+For each kind of write (create, the details a create needs after it such as Clockwork's email
+sub-resource, attach to a job/project, a logged email) and both ATSs, the
 worker rides the outage out and every effect is in the ATS exactly once (the effect ledger:
 an intent committed before the call; a retry that finds one asks the ATS before writing)."""
 
@@ -44,13 +45,20 @@ def fail_once(
     return hits
 
 
+def finishing(effect: str) -> Callable[..., bool]:
+    """When st.finish_effect is about to record a write of this kind as done."""
+    return lambda db, key, *a, **k: key.effect.split(":")[0] == effect
+
+
 WRITES: dict[str, tuple[str, Callable[..., bool]]] = {
     # the new record's id, just answered by the ATS
-    "create": ("save_link", lambda *a, **k: k.get("state") == "created"),
+    "create": ("finish_effect", finishing("create")),
+    # the email (Clockwork) and other details just added to the new record
+    "details": ("finish_effect", finishing("details")),
     # the record just put on the job/project
-    "attach": ("finish_effect", lambda db, key, job: key.effect.startswith("attach:")),
+    "attach": ("finish_effect", finishing("attach")),
     # the email just logged as an activity / note
-    "activity": ("finish_effect", lambda db, key, job: key.effect.startswith("activity:")),
+    "activity": ("finish_effect", finishing("activity")),
 }
 
 
@@ -99,12 +107,19 @@ def test_a_database_failure_right_after_an_ats_write_duplicates_nothing(
     # The contact's timeline reads the ledger: each write once, every one confirmed.
     written = team.call("GET", f"/enrollments/{eid}/effects").json()
     whats = sorted(w["what"] for w in written if w["what"] != "Pipeline stage moved")
-    assert whats == ["Email logged", "Email logged", f"Put on job/project {job}"]
+    assert whats == [
+        "Email logged",
+        "Email logged",
+        f"Put on job/project {job}",
+        "Record created",
+        "Record details completed",
+    ]
     assert all(w["confirmed"] and w["provider"] == provider for w in written)
 
 
 TERMINATE_AFTER = {
-    "create": "UPDATE ats_links SET remote_id",
+    "create": "UPDATE ats_effects",
+    "details": "UPDATE ats_effects",
     "attach": "UPDATE ats_effects",
     "activity": "UPDATE ats_effects",
 }
@@ -127,7 +142,7 @@ def test_postgresql_terminating_the_connection_right_after_an_ats_write_duplicat
     for kind in ("sent", "replied"):
         team.call("POST", f"/enrollments/{eid}/events", json={"kind": kind, "subject": "Hi"})
     hits = {"n": 0}
-    wanted = "attach:" if write == "attach" else "activity:" if write == "activity" else ""
+    wanted = write  # the kind of effect whose "done" is cut off
     admin_url = db.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
 
     def terminate(conn: Any, cursor: Any, statement: str, params: Any, *_: Any) -> None:
@@ -135,13 +150,13 @@ def test_postgresql_terminating_the_connection_right_after_an_ats_write_duplicat
             return
         pid = conn.connection.dbapi_connection.info.backend_pid
         with psycopg.connect(admin_url, autocommit=True) as admin:
-            if wanted:  # which effect this "done" is for: its intent row is committed
-                ids = [v for v in _values(params) if isinstance(v, int)]
-                effects = admin.execute(
-                    "SELECT effect FROM ats_effects WHERE id = ANY(%s)", (ids,)
-                ).fetchall()
-                if not any(str(e).startswith(wanted) for (e,) in effects):
-                    return
+            # which effect this "done" is for: its intent row is committed
+            ids = [v for v in _values(params) if isinstance(v, int)]
+            effects = admin.execute(
+                "SELECT effect FROM ats_effects WHERE id = ANY(%s)", (ids,)
+            ).fetchall()
+            if not any(str(e).split(":")[0] == wanted for (e,) in effects):
+                return
             hits["n"] += 1
             admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
 

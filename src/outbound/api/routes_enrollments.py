@@ -29,14 +29,9 @@ from outbound.api.schemas import (
     TimelineEntry,
 )
 from outbound.domain.contact_status import contact_status
-from outbound.service import enrollments, imports, outreach
-from outbound.service.ats_calls import call_ats
+from outbound.service import ats_records, enrollments, imports, outreach
 from outbound.service.contacts import get_contact
-from outbound.service.errors import Invalid
-from outbound.service.sequences import get_sequence
-from outbound.store.models import AtsConnection, Contact, Enrollment, SyncCall
-from outbound.sync import handlers
-from outbound.sync.state import load_state
+from outbound.store.models import Contact, Enrollment, SyncCall
 
 router = APIRouter(tags=["enrollments"])
 
@@ -173,21 +168,7 @@ def dry_run(
     enrollment_id: DbId, db: DbDep, caller: CallerDep, box: BoxDep, settings: SettingsDep
 ) -> dict[str, Any]:
     """What a sync of this contact would write to the ATS, without writing anything."""
-    with db.session() as session:
-        e = enrollments.get_enrollment(session, caller, enrollment_id)
-        snapshot = e.sync_snapshot or enrollments.current_snapshot(
-            session, get_sequence(session, caller, e.sequence_id)
-        )
-        if snapshot is None:
-            raise Invalid("connect an ATS first", "connection")
-        conn = session.get(AtsConnection, snapshot["connection_id"])
-        assert conn is not None
-        provider, creds = conn.provider, box.open(conn.credentials_encrypted)
-        contact_id = e.contact_id
-    cs = load_state(db, snapshot["connection_id"], contact_id, None)
-    assert cs is not None
-    cs.snapshot = snapshot
-    return call_ats(provider, creds, settings, lambda c: handlers.dry_run(c, cs))
+    return ats_records.preview_sync(db, caller, box, settings, enrollment_id)
 
 
 @router.post("/sequences/{sequence_id}/resync", response_model=ResyncOut, status_code=202)

@@ -380,6 +380,12 @@ def _effect_words(effect: str) -> str:
         return "Email logged"
     if kind == "stage":
         return "Pipeline stage moved"
+    if kind == "create":
+        return "Record created"
+    if kind == "details":
+        return "Record details completed"
+    if kind == "update":
+        return "Record fields updated"
     return effect
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from functools import partial
 from typing import Any
 
 from outbound.connectors.base import (
@@ -21,14 +20,14 @@ from outbound.connectors.base import (
     DuplicateRecord,
     NotFoundError,
     PermanentError,
-    PersonInput,
 )
 from outbound.connectors.registry import spec_of
 from outbound.domain.field_mapping import mapped_values, values_to_write
 from outbound.domain.sync_rules import exists_error, off_limits_reason
 from outbound.domain.vocabulary import PROVIDER_TITLES
+from outbound.service.ats_records import full_name, person_input, tag_titles
+from outbound.service.contact_state import CREATE_EFFECT, ContactState, load_state
 from outbound.store.db import Database
-from outbound.store.models import utcnow
 from outbound.sync import state as st
 from outbound.sync.claims import ClaimedJob
 
@@ -42,7 +41,7 @@ class JobRun:
     async def db_call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
         return await asyncio.to_thread(fn, self.db, *args, **kwargs)
 
-    def effect(self, cs: st.ContactState, name: str) -> st.EffectKey:
+    def effect(self, cs: ContactState, name: str) -> st.EffectKey:
         assert self.job.contact_id is not None
         return st.EffectKey(cs.provider, cs.org, self.job.contact_id, name)
 
@@ -50,10 +49,13 @@ class JobRun:
         """The ledger's intent, committed before the ATS call (see AtsEffect)."""
         return str(await self.db_call(st.begin_effect, key, self.job.id))
 
-    async def done(self, key: st.EffectKey) -> None:
-        await self.db_call(st.finish_effect, key, self.job.id)
+    async def done(self, key: st.EffectKey, **link_changes: Any) -> None:
+        """The write is done; the link learns what it changed in the same transaction."""
+        await self.db_call(
+            st.finish_effect, key, self.job.id, self.job.connection_id, **link_changes
+        )
 
-    async def save_link(self, cs: st.ContactState, **changes: Any) -> None:
+    async def save_link(self, cs: ContactState, **changes: Any) -> None:
         """Update this contact's link row for the ATS organisation the job writes to."""
         await self.db_call(
             st.save_link,
@@ -65,73 +67,63 @@ class JobRun:
         )
 
 
-def full_name(contact: dict[str, Any]) -> str | None:
-    """The name an ATS search may know the person by, when its search ignores emails."""
-    return " ".join(p for p in (contact.get("first_name"), contact.get("last_name")) if p) or None
+async def ensure_record(run: JobRun, cs: ContactState) -> str:
+    """The ATS record for this contact: linked if the email exists, created once otherwise.
 
-
-def person_input(contact: dict[str, Any], snapshot: dict[str, Any], provider: str) -> PersonInput:
-    values = mapped_values(contact, snapshot.get("field_mapping") or [])
-    return PersonInput(
-        email=contact["email"],
-        first_name=contact["first_name"],
-        last_name=contact["last_name"],
-        title=contact["title"],
-        company=contact["company"],
-        phone=contact["phone"],
-        linkedin_url=contact["linkedin_url"],
-        location=contact["location"],
-        record_type=snapshot.get("record_type") or "candidate",
-        extra_fields=values_to_write(values, {}, is_new_record=True),
-    )
-
-
-async def ensure_record(run: JobRun, cs: st.ContactState) -> str:
-    """The ATS record for this contact: linked if the email exists, created once otherwise."""
+    The create is an intent in the effect ledger, committed before the call: if the process,
+    the network or the database goes away before the new id is recorded, the retry knows a
+    record found for this email (or one made since the intent) is ours, never a second one."""
     job, conn = run.job, run.connector
     assert job.contact_id is not None and cs.snapshot is not None
-    link = cs.link
-    person = person_input(cs.contact, cs.snapshot, cs.provider)
-    save = partial(run.save_link, cs)
-    if link is not None and link.remote_id:
-        if link.state == "created":  # id saved, details may be half-written
-            await conn.complete_person(link.remote_id, person, fresh=False)
-            await save(state="linked")
-        return link.remote_id
+    person = person_input(cs.contact, cs.snapshot)
+    if cs.link is not None and cs.link.remote_id:
+        if cs.link.state == "created":  # id recorded, details may be half-written
+            await complete_details(run, cs, cs.link.remote_id, fresh=False)
+        return cs.link.remote_id
 
+    create = run.effect(cs, CREATE_EFFECT)
     found = await conn.find_person_by_email(cs.contact["email"], full_name(cs.contact))
     if found is not None:
-        ours = link is not None and link.state == "creating"
-        await save(remote_id=found.id, state="created" if ours else "linked", created_by_us=ours)
-        if ours:
-            await conn.complete_person(found.id, person, fresh=False)
-            await save(state="linked")
+        if cs.create_intent_at is not None:  # our own create landed; its answer was lost
+            await run.done(create, remote_id=found.id, state="created", created_by_us=True)
+            await complete_details(run, cs, found.id, fresh=False)
         else:
-            await mark_if_off_limits(run, cs, found)
-            await update_existing(run, found.id, found.fields, cs.snapshot, cs.contact)
+            await run.save_link(cs, remote_id=found.id, state="linked", created_by_us=False)
+            if not await mark_if_off_limits(run, cs, found):
+                await update_existing(run, cs, found.id, found.fields)
         return found.id
 
     remote_id = None
-    if link is not None and link.state == "creating" and link.intent_at:
-        remote_id = await conn.recover_create(person, link.intent_at)
+    if cs.create_intent_at is not None:
+        remote_id = await conn.recover_create(person, cs.create_intent_at)
     fresh = remote_id is None
     if remote_id is None:
-        # The intent commits before the call: if we crash or the answer is lost, the retry
-        # knows a record found for this email (or half-written) was made by us.
-        await save(state="creating", intent_at=utcnow(), created_by_us=True)
+        await run.begin(create)
         try:
             remote_id = await conn.create_person(person)
         except DuplicateRecord as duplicate:
+            await run.db_call(st.drop_effect, create)  # refused: nothing of ours landed
             return await link_duplicate(run, cs, duplicate.existing_id)
-    await save(remote_id=remote_id, state="created", created_by_us=True)
-    await conn.complete_person(remote_id, person, fresh=fresh)
-    await save(state="linked")
+    await run.done(create, remote_id=remote_id, state="created", created_by_us=True)
+    await complete_details(run, cs, remote_id, fresh=fresh)
     if fresh and not cs.owner_known:
         await learn_owner(run, remote_id)
     return remote_id
 
 
-async def link_duplicate(run: JobRun, cs: st.ContactState, existing_id: str) -> str:
+async def complete_details(run: JobRun, cs: ContactState, remote_id: str, fresh: bool) -> None:
+    """The writes a create needs after it (an email, a phone: one call each in some ATSs).
+    A retry (``fresh`` False, or an unfinished intent) checks what the record has first."""
+    assert cs.snapshot is not None
+    key = run.effect(cs, "details")
+    prior = await run.begin(key)
+    if prior != "done":
+        person = person_input(cs.contact, cs.snapshot)
+        await run.connector.complete_person(remote_id, person, fresh=fresh and prior == "new")
+    await run.done(key, state="linked")
+
+
+async def link_duplicate(run: JobRun, cs: ContactState, existing_id: str) -> str:
     """The ATS's own duplicate check refused the create and named its match: that record is
     this person (a found match, like a lookup by email), never a second one."""
     assert cs.snapshot is not None
@@ -139,7 +131,7 @@ async def link_duplicate(run: JobRun, cs: st.ContactState, existing_id: str) -> 
     await run.save_link(cs, remote_id=found.id, state="linked", created_by_us=False)
     if await mark_if_off_limits(run, cs, found):
         return found.id
-    await update_existing(run, found.id, found.fields, cs.snapshot, cs.contact)
+    await update_existing(run, cs, found.id, found.fields)
     if cs.snapshot["dedup_enabled"]:
         await run.db_call(
             st.mark_enrollment,
@@ -163,21 +155,22 @@ async def learn_owner(run: JobRun, remote_id: str) -> None:
 
 
 async def update_existing(
-    run: JobRun,
-    remote_id: str,
-    existing: dict[str, Any],
-    snapshot: dict[str, Any],
-    contact: dict[str, Any],
+    run: JobRun, cs: ContactState, remote_id: str, existing: dict[str, Any]
 ) -> None:
-    """Linking to a record someone else made: apply the mapping under its write policies."""
-    values = mapped_values(contact, snapshot.get("field_mapping") or [])
+    """Linking to a record someone else made: apply the mapping under its write policies.
+    Setting a field twice is harmless: the ledger records the update, it never blocks one."""
+    assert cs.snapshot is not None
+    values = mapped_values(cs.contact, cs.snapshot.get("field_mapping") or [])
     changes = values_to_write(values, existing, is_new_record=False)
     if changes:
+        key = run.effect(cs, f"update:{run.job.id}")
+        await run.begin(key)
         await run.connector.update_person(remote_id, changes)
+        await run.done(key)
 
 
 async def ensure_attached(
-    run: JobRun, cs: st.ContactState, remote_id: str, job_id: str, known_new: bool
+    run: JobRun, cs: ContactState, remote_id: str, job_id: str, known_new: bool
 ) -> None:
     if cs.link is not None and job_id in cs.link.attached_jobs:
         return
@@ -189,12 +182,11 @@ async def ensure_attached(
         (known_new and prior == "new") or not await run.connector.is_attached(remote_id, job_id)
     ):
         await run.connector.attach(remote_id, job_id)
-    await run.done(key)
-    await run.save_link(cs, add_attached_job=job_id)
+    await run.done(key, add_attached_job=job_id)
 
 
 async def attach_to_job(
-    run: JobRun, cs: st.ContactState, remote_id: str, job_id: str, known_new: bool
+    run: JobRun, cs: ContactState, remote_id: str, job_id: str, known_new: bool
 ) -> None:
     """Put the record on the job/project; one that no longer exists in the ATS (deleted since
     the sequence was saved) is said plainly, with the record it concerns shown on the contact."""
@@ -218,7 +210,7 @@ async def attach_to_job(
 async def sync_contact(run: JobRun) -> None:
     job = run.job
     assert job.contact_id is not None
-    cs = await run.db_call(st.load_state, job.connection_id, job.contact_id, job.enrollment_id)
+    cs = await run.db_call(load_state, job.connection_id, job.contact_id, job.enrollment_id)
     if cs is None or cs.snapshot is None or await held_after_switch(run, cs):
         return
     had_record = cs.link is not None and cs.link.remote_id is not None
@@ -226,10 +218,10 @@ async def sync_contact(run: JobRun) -> None:
     if had_record and job.payload.get("refresh"):
         # An explicit re-sync after a settings or mapping change: update, never re-create.
         existing = await run.connector.get_person(remote_id)
-        await update_existing(run, remote_id, existing.fields, cs.snapshot, cs.contact)
+        await update_existing(run, cs, remote_id, existing.fields)
     job_id = cs.snapshot.get("job_id")
     if job_id:
-        cs = await run.db_call(st.load_state, job.connection_id, job.contact_id, job.enrollment_id)
+        cs = await run.db_call(load_state, job.connection_id, job.contact_id, job.enrollment_id)
         known_new = not had_record and cs.link is not None and cs.link.created_by_us
         await attach_to_job(run, cs, remote_id, job_id, known_new)
     await run.db_call(st.mark_contact_synced, job.contact_id, job.enrollment_id, remote_id)
@@ -239,7 +231,7 @@ async def check_duplicate(run: JobRun) -> None:
     """Deduplication: warn when the ATS had this email before Outbound wrote it."""
     job = run.job
     assert job.contact_id is not None
-    cs = await run.db_call(st.load_state, job.connection_id, job.contact_id, job.enrollment_id)
+    cs = await run.db_call(load_state, job.connection_id, job.contact_id, job.enrollment_id)
     if cs is None or await held_after_switch(run, cs):
         return
     found = await run.connector.find_person_by_email(cs.contact["email"], full_name(cs.contact))
@@ -249,8 +241,9 @@ async def check_duplicate(run: JobRun) -> None:
         return
     if not cs.snapshot["dedup_enabled"]:
         return
-    if cs.link is not None and cs.link.created_by_us and cs.link.remote_id in (None, found.id):
-        return  # a record Outbound itself created is never "Exists in …"
+    ours = cs.link is not None and cs.link.created_by_us and cs.link.remote_id == found.id
+    if ours or cs.create_intent_at is not None:
+        return  # a record Outbound itself created (or is creating) is never "Exists in …"
     await run.db_call(
         st.mark_enrollment,
         job.enrollment_id,
@@ -259,13 +252,7 @@ async def check_duplicate(run: JobRun) -> None:
     )
 
 
-def tag_titles(fields: dict[str, Any]) -> list[str]:
-    tags = fields.get("Tags") or fields.get("tags") or {}
-    groups = tags.values() if isinstance(tags, dict) else [tags]
-    return [str(t.get("Title") or t.get("name") or "") for g in groups for t in g or []]
-
-
-async def mark_if_off_limits(run: JobRun, cs: st.ContactState, found: AtsPerson) -> bool:
+async def mark_if_off_limits(run: JobRun, cs: ContactState, found: AtsPerson) -> bool:
     """Read-back: a person the ATS marks do-not-contact is never emailed; the contact says why."""
     assert cs.snapshot is not None
     reason = off_limits_reason(
@@ -283,7 +270,7 @@ async def mark_if_off_limits(run: JobRun, cs: st.ContactState, found: AtsPerson)
     return True
 
 
-async def held_after_switch(run: JobRun, cs: st.ContactState) -> bool:
+async def held_after_switch(run: JobRun, cs: ContactState) -> bool:
     """A contact added while another ATS (or organisation) was connected is never synced into
     the one connected now without being asked: it waits, and says so, until a resync with the
     current settings moves it."""
@@ -304,10 +291,10 @@ async def held_after_switch(run: JobRun, cs: st.ContactState) -> bool:
     return True
 
 
-async def _linked_record(run: JobRun) -> tuple[st.ContactState, str] | None:
+async def _linked_record(run: JobRun) -> tuple[ContactState, str] | None:
     job = run.job
     assert job.contact_id is not None
-    cs = await run.db_call(st.load_state, job.connection_id, job.contact_id, job.enrollment_id)
+    cs = await run.db_call(load_state, job.connection_id, job.contact_id, job.enrollment_id)
     if cs is None or await held_after_switch(run, cs):
         return None
     if cs.link is None or not cs.link.remote_id:
@@ -342,8 +329,7 @@ async def log_activity(run: JobRun) -> None:
                 activity_type_id=event["activity_type_id"],
             ),
         )
-    await run.done(key)
-    await run.save_link(cs, add_logged_event=event["id"])
+    await run.done(key, add_logged_event=event["id"])
 
 
 async def set_stage(run: JobRun) -> None:
@@ -394,41 +380,3 @@ HANDLERS = {
     "log_activity": log_activity,
     "set_stage": set_stage,
 }
-
-
-async def dry_run(connector: Connector, cs: st.ContactState) -> dict[str, Any]:
-    """What syncing this contact would write, without writing (read-only ATS calls only)."""
-    assert cs.snapshot is not None
-    person = person_input(cs.contact, cs.snapshot, cs.provider)
-    plan: dict[str, Any] = {"job_id": cs.snapshot.get("job_id"), "writes": {}}
-    remote_id = cs.link.remote_id if cs.link else None
-    found = (
-        None
-        if remote_id
-        else await connector.find_person_by_email(cs.contact["email"], full_name(cs.contact))
-    )
-    if remote_id:
-        plan["action"] = "already linked"
-        plan["remote_id"] = remote_id
-    elif found is not None:
-        plan["action"] = "link existing record"
-        plan["remote_id"] = found.id
-        values = mapped_values(cs.contact, cs.snapshot.get("field_mapping") or [])
-        changes = values_to_write(values, found.fields, is_new_record=False)
-        if changes:
-            plan["writes"]["update"] = changes
-        reason = off_limits_reason(
-            cs.provider, found.do_not_contact, tag_titles(found.fields), cs.snapshot
-        )
-        if reason:
-            plan["warning"] = reason
-    else:
-        plan["action"] = "create record"
-        try:
-            plan["writes"] = connector.preview_create(person)
-        except PermanentError as exc:
-            plan["action"] = "would fail"
-            plan["error"] = exc.message
-    if plan["job_id"] and not (cs.link and plan["job_id"] in cs.link.attached_jobs):
-        plan["writes"]["attach to job/project"] = plan["job_id"]
-    return plan

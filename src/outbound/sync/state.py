@@ -8,93 +8,18 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from outbound.service.contacts import CONTACT_COLUMNS
+from outbound.service.contact_state import find_link
 from outbound.store.db import Database
 from outbound.store.models import (
     ActivityEvent,
     AtsConnection,
     AtsEffect,
     AtsLink,
-    Contact,
     Enrollment,
     IntegrationSettings,
     SyncCall,
     utcnow,
 )
-
-
-@dataclass
-class LinkView:
-    remote_id: str | None
-    state: str
-    created_by_us: bool
-    intent_at: str | None
-    attached_jobs: list[str]
-    logged_events: list[int]
-
-
-@dataclass
-class ContactState:
-    contact: dict[str, Any]
-    enrollment_id: int | None
-    snapshot: dict[str, Any] | None
-    link: LinkView | None
-    provider: str
-    org: str
-    owner_known: bool = True  # False: the key's owner is learned from our first record
-    # The ATS the job's connection opens now; differs from (provider, org) after a switch.
-    connected: tuple[str, str] = ("", "")
-
-    @property
-    def moved(self) -> bool:
-        """Added under another ATS or organisation than the one connected now."""
-        return self.snapshot is not None and (self.provider, self.org) != self.connected
-
-
-def _link(session: Session, contact_id: int, provider: str, org: str) -> AtsLink | None:
-    return session.scalar(
-        select(AtsLink).where(
-            AtsLink.contact_id == contact_id, AtsLink.provider == provider, AtsLink.ats_org == org
-        )
-    )
-
-
-def load_state(
-    db: Database, connection_id: int, contact_id: int, enrollment_id: int | None
-) -> ContactState | None:
-    with db.session() as session:
-        contact = session.get(Contact, contact_id)
-        conn = session.get(AtsConnection, connection_id)
-        if contact is None or conn is None:
-            return None
-        snapshot = None
-        if enrollment_id is not None:
-            enrollment = session.get(Enrollment, enrollment_id)
-            if enrollment is None:
-                return None  # removed from the sequence: nothing left to do
-            snapshot = enrollment.sync_snapshot
-        provider = snapshot["provider"] if snapshot else conn.provider
-        org = snapshot["ats_org"] if snapshot else conn.ats_org
-        link = _link(session, contact_id, provider, org)
-        return ContactState(
-            contact={c: getattr(contact, c) for c in ("email", *CONTACT_COLUMNS)},
-            enrollment_id=enrollment_id,
-            snapshot=snapshot,
-            link=None
-            if link is None
-            else LinkView(
-                link.remote_id,
-                link.state,
-                link.created_by_us,
-                link.intent_at.isoformat() if link.intent_at else None,
-                list(link.attached_jobs or []),
-                list(link.logged_events or []),
-            ),
-            provider=provider,
-            org=org,
-            owner_known=bool(conn.ats_user_id),
-            connected=(conn.provider, conn.ats_org),
-        )
 
 
 def save_link(
@@ -106,24 +31,35 @@ def save_link(
     **changes: Any,
 ) -> None:
     with db.session() as session:
-        link = _link(session, contact_id, provider, org)
-        if link is None:
-            link = AtsLink(
-                contact_id=contact_id,
-                provider=provider,
-                ats_org=org,
-                created_by_connection_id=connection_id,
-                attached_jobs=[],
-                logged_events=[],
-            )
-            session.add(link)
-        for key, value in changes.items():
-            if key == "add_attached_job":
-                link.attached_jobs = [*(link.attached_jobs or []), value]
-            elif key == "add_logged_event":
-                link.logged_events = [*(link.logged_events or []), value]
-            else:
-                setattr(link, key, value)
+        _change_link(session, contact_id, provider, org, connection_id, changes)
+
+
+def _change_link(
+    session: Session,
+    contact_id: int,
+    provider: str,
+    org: str,
+    connection_id: int,
+    changes: dict[str, Any],
+) -> None:
+    link = find_link(session, contact_id, provider, org)
+    if link is None:
+        link = AtsLink(
+            contact_id=contact_id,
+            provider=provider,
+            ats_org=org,
+            created_by_connection_id=connection_id,
+            attached_jobs=[],
+            logged_events=[],
+        )
+        session.add(link)
+    for key, value in changes.items():
+        if key == "add_attached_job":
+            link.attached_jobs = [*(link.attached_jobs or []), value]
+        elif key == "add_logged_event":
+            link.logged_events = [*(link.logged_events or []), value]
+        else:
+            setattr(link, key, value)
 
 
 @dataclass(frozen=True)
@@ -157,11 +93,27 @@ def begin_effect(db: Database, key: EffectKey, job_id: int) -> str:
         return "new"
 
 
-def finish_effect(db: Database, key: EffectKey, job_id: int) -> None:
+def finish_effect(
+    db: Database, key: EffectKey, job_id: int, connection_id: int, **link_changes: Any
+) -> None:
+    """Mark the write done, and what the contact's link learns from it, in one transaction:
+    a retry never finds the one without the other."""
     with db.session() as session:
         row = _effect(session, key)
         if row is not None:
             row.state, row.job_id, row.done_at = "done", job_id, utcnow()
+        if link_changes:
+            _change_link(
+                session, key.contact_id, key.provider, key.org, connection_id, link_changes
+            )
+
+
+def drop_effect(db: Database, key: EffectKey) -> None:
+    """The ATS refused the write outright (nothing landed): no intent is left to be asked about."""
+    with db.session() as session:
+        row = _effect(session, key)
+        if row is not None and row.state == "intent":
+            session.delete(row)
 
 
 def _effect(session: Session, key: EffectKey) -> AtsEffect | None:
