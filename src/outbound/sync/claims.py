@@ -1,44 +1,21 @@
-"""Claiming, leasing and finishing sync jobs: the hand-written queue.
+"""Claiming, leasing and finishing sync jobs: the hand-written queue. Its statements are
+named SQL in ``store/sql/queue.sql``, read as SQL and reviewed as SQL; this module decides which
+run when.
 
 Why our own table and not a queue library: none offers SQLite by default *and* PostgreSQL
 scale-out, enqueue inside our own transaction, and per-API-key rate limits together.
 
-The claim, as SQL (one builder serves both engines):
-
-    UPDATE sync_jobs
-       SET status = 'running', attempts = attempts + 1,
-           locked_by = :worker, lease_expires_at = :now + lease
-     WHERE id IN (
-        SELECT j.id FROM sync_jobs j JOIN ats_connections c ON c.id = j.connection_id
-         WHERE c.status = 'active'
-           AND (   (j.status = 'pending' AND j.run_after <= :now)
-                OR (j.status = 'running' AND j.lease_expires_at < :now))   -- a dead worker's
-           AND NOT EXISTS (              -- per person and ATS organisation: one at a time
-                SELECT 1 FROM sync_jobs p JOIN ats_connections pc ON pc.id = p.connection_id
-                 WHERE p.contact_id = j.contact_id AND pc.status = 'active'
-                   AND pc.provider = c.provider AND pc.ats_org = c.ats_org
-                   AND p.id < j.id AND p.status IN ('pending', 'running'))
-         ORDER BY j.id LIMIT :limit
-           FOR UPDATE OF j SKIP LOCKED)        -- PostgreSQL; SQLite: BEGIN IMMEDIATE instead
-    RETURNING *
-
-:now is the database's clock (`database_now`), never a worker's: machines whose clocks differ
-still agree on when a lease has run out. On SQLite every transaction begins IMMEDIATE
-(store/db.py), so claims are serialised.
+Every lease and timer uses the database's clock (`database_now`), never a worker's. On SQLite
+every transaction begins IMMEDIATE (store/db.py), so claims are serialised; on PostgreSQL the
+claim skips rows another worker has locked.
 
 One worker per ATS connection, fleet-wide: a worker only claims jobs of connections it holds a
 lease on (`connection_leases`), so each connection's pacing lives in exactly one process and
-its rate limit holds however many workers run. Each round a worker (`acquire_connections`):
-
-    -- say it is alive; renew what it holds
-    UPSERT worker_heartbeats (worker_id, seen_at = :now)
-    UPDATE connection_leases SET expires_at = :now + lease WHERE worker_id = :worker
-    -- its fair share: connections with open work / live workers (rounded up)
-    -- take free or expired leases up to that share (INSERT ... ON CONFLICT DO NOTHING;
-    -- UPDATE ... WHERE expires_at < :now re-checks the row under its lock on PostgreSQL)
-    -- over its share: mark leases `releasing` (no new claims), drop them once idle
-
-A dead worker's leases expire like its jobs' do, and another worker takes them over.
+its rate limit holds however many workers run. Each round a worker (`acquire_connections`)
+says it is alive and renews what it holds, works out its fair share (connections with open
+work / live workers, rounded up), takes dead workers' expired leases and free connections up
+to that share, and over its share marks leases `releasing` (no new claims), dropping them once
+idle. A dead worker's leases expire like its jobs' do, and another worker takes them over.
 """
 
 from __future__ import annotations
@@ -48,17 +25,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, exists, func, insert, or_, select, update
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy import JSON, BigInteger, Integer, String, func, select
+from sqlalchemy.orm import Session
 
+from outbound.store import queries
 from outbound.store.db import Database
-from outbound.store.models import (
-    AtsConnection,
-    ConnectionLease,
-    SyncJob,
-    WorkerHeartbeat,
-    utcnow,
-)
+from outbound.store.models import utcnow
 
 
 @dataclass(frozen=True)
@@ -83,70 +55,25 @@ def database_now(session: Session) -> datetime:
     return utcnow()
 
 
-def claim_statement(
-    db: Database,
-    worker_id: str,
-    now: datetime,
-    lease: timedelta,
-    limit: int,
-    connection_id: int | None = None,
-) -> Any:
-    earlier = aliased(SyncJob)
-    earlier_connection = aliased(AtsConnection)
-    # One person in one ATS organisation is worked on by one job at a time, in order, whichever
-    # connection (teammate) or worker the jobs belong to: links and the effect ledger are per
-    # organisation, so two connections must not race on the same person.
-    predecessor_open = exists().where(
-        earlier.contact_id == SyncJob.contact_id,
-        earlier.id < SyncJob.id,
-        earlier.status.in_(("pending", "running")),
-        earlier_connection.id == earlier.connection_id,
-        earlier_connection.provider == AtsConnection.provider,
-        earlier_connection.ats_org == AtsConnection.ats_org,
-        earlier_connection.status == "active",  # a parked connection's jobs cannot run anyway
-    )
-    candidates = (
-        select(SyncJob.id)
-        .join(AtsConnection, AtsConnection.id == SyncJob.connection_id)
-        .join(ConnectionLease, ConnectionLease.connection_id == SyncJob.connection_id)
-        .where(
-            ConnectionLease.worker_id == worker_id,
-            ConnectionLease.expires_at > now,
-            ConnectionLease.releasing.is_(False),
-            AtsConnection.status == "active",
-            or_(
-                and_(SyncJob.status == "pending", SyncJob.run_after <= now),
-                and_(SyncJob.status == "running", SyncJob.lease_expires_at < now),
-            ),
-            ~predecessor_open,
-            *([SyncJob.connection_id == connection_id] if connection_id is not None else []),
-        )
-        .order_by(SyncJob.id)
-        .limit(limit)
-    )
-    if db.engine.dialect.name == "postgresql":
-        candidates = candidates.with_for_update(skip_locked=True, of=SyncJob)
-    return (
-        update(SyncJob)
-        .where(SyncJob.id.in_(candidates.scalar_subquery()))
-        .values(
-            status="running",
-            attempts=SyncJob.attempts + 1,
-            locked_by=worker_id,
-            lease_expires_at=now + lease,
-        )
-        .returning(
-            SyncJob.id,
-            SyncJob.team_id,
-            SyncJob.connection_id,
-            SyncJob.contact_id,
-            SyncJob.enrollment_id,
-            SyncJob.kind,
-            SyncJob.payload,
-            SyncJob.attempts,
-        )
-        .execution_options(synchronize_session=False)
-    )
+def _sql(session: Session, name: str) -> Any:
+    return queries.query("queue.sql", name, session.get_bind().dialect.name)
+
+
+def _rowcount(result: Any) -> int:
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+# What the claim answers, typed (the JSON payload is text on SQLite).
+_CLAIMED_COLUMNS = {
+    "id": BigInteger(),
+    "team_id": BigInteger(),
+    "connection_id": BigInteger(),
+    "contact_id": BigInteger(),
+    "enrollment_id": BigInteger(),
+    "kind": String(),
+    "payload": JSON(),
+    "attempts": Integer(),
+}
 
 
 def claim(
@@ -159,19 +86,21 @@ def claim(
     """Claim up to ``limit`` jobs. With ``per_connection`` ({connection: at most}), the claim
     goes connection by connection, so one busy connection's backlog cannot take every slot
     while it waits on its own pacing (the others idle)."""
-    lease = timedelta(seconds=lease_seconds)
     with db.session() as session:
         now = database_now(session)
-        if per_connection is None:
-            rows = session.execute(claim_statement(db, worker_id, now, lease, limit)).all()
-        else:
-            rows = []
-            for connection_id, cap in per_connection.items():
-                room = min(cap, limit - len(rows))
-                if room <= 0:
-                    continue
+        statement = _sql(session, "claim_jobs").columns(**_CLAIMED_COLUMNS)
+        params = {
+            "worker": worker_id,
+            "now": now,
+            "lease_until": now + timedelta(seconds=lease_seconds),
+        }
+        wanted = [(None, limit)] if per_connection is None else list(per_connection.items())
+        rows: list[Any] = []
+        for connection_id, cap in wanted:
+            room = min(cap, limit - len(rows))
+            if room > 0:
                 rows += session.execute(
-                    claim_statement(db, worker_id, now, lease, room, connection_id)
+                    statement, {**params, "connection_id": connection_id, "limit": room}
                 ).all()
         return sorted((ClaimedJob(*row) for row in rows), key=lambda j: j.id)
 
@@ -180,44 +109,33 @@ def heartbeat(db: Database, worker_id: str, job_ids: list[int], lease_seconds: i
     if not job_ids:
         return
     with db.session() as session:
+        until = database_now(session) + timedelta(seconds=lease_seconds)
         session.execute(
-            update(SyncJob)
-            .where(
-                SyncJob.id.in_(job_ids), SyncJob.locked_by == worker_id, SyncJob.status == "running"
-            )
-            .values(lease_expires_at=database_now(session) + timedelta(seconds=lease_seconds))
-            .execution_options(synchronize_session=False)
+            _sql(session, "renew_job_leases"),
+            {"job_ids": job_ids, "worker": worker_id, "lease_until": until},
         )
 
 
-def _owned(session: Session, job_id: int, worker_id: str) -> SyncJob | None:
-    # A worker that lost its lease must not overwrite the new owner's outcome.
-    job = session.get(SyncJob, job_id)
-    if job is None or job.locked_by != worker_id or job.status != "running":
-        return None
-    return job
-
-
 def finish(session: Session, job_id: int, worker_id: str) -> bool:
-    job = _owned(session, job_id, worker_id)
-    if job is None:
-        return False
-    job.status = "done"
-    job.finished_at = database_now(session)
-    job.lease_expires_at = None
-    job.last_error = None
-    return True
+    """Record the job done; False if this worker no longer holds it (its lease was taken)."""
+    result = session.execute(
+        _sql(session, "finish_job"),
+        {"job_id": job_id, "worker": worker_id, "now": database_now(session)},
+    )
+    return _rowcount(result) == 1
 
 
 def fail(session: Session, job_id: int, worker_id: str, error: str) -> bool:
-    job = _owned(session, job_id, worker_id)
-    if job is None:
-        return False
-    job.status = "failed"
-    job.finished_at = database_now(session)
-    job.lease_expires_at = None
-    job.last_error = error[:2000]
-    return True
+    result = session.execute(
+        _sql(session, "fail_job"),
+        {
+            "job_id": job_id,
+            "worker": worker_id,
+            "now": database_now(session),
+            "error": error[:2000],
+        },
+    )
+    return _rowcount(result) == 1
 
 
 def retry_later(
@@ -228,30 +146,17 @@ def retry_later(
     error: str,
     count_attempt: bool = True,
 ) -> bool:
-    job = _owned(session, job_id, worker_id)
-    if job is None:
-        return False
-    job.status = "pending"
-    job.run_after = database_now(session) + timedelta(seconds=delay_seconds)
-    job.lease_expires_at = None
-    job.locked_by = None
-    job.last_error = error[:2000]
-    if not count_attempt:  # a 429 is the ATS pacing us, not a failure of this job
-        job.attempts -= 1
-    return True
-
-
-def _insert_ignore(session: Session, rows: list[dict[str, Any]]) -> None:
-    """INSERT ... ON CONFLICT DO NOTHING on both engines (a lost race is not an error)."""
-    if not rows:
-        return
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-        session.execute(pg_insert(ConnectionLease).values(rows).on_conflict_do_nothing())
-    else:
-        session.execute(insert(ConnectionLease).prefix_with("OR IGNORE"), rows)
+    result = session.execute(
+        _sql(session, "retry_job"),
+        {
+            "job_id": job_id,
+            "worker": worker_id,
+            "run_after": database_now(session) + timedelta(seconds=delay_seconds),
+            "error": error[:2000],
+            "give_back": 0 if count_attempt else 1,
+        },
+    )
+    return _rowcount(result) == 1
 
 
 def acquire_connections(
@@ -261,45 +166,16 @@ def acquire_connections(
     claim for. ``busy``: connections with jobs of this worker still in flight."""
     with db.session() as session:
         now = database_now(session)
+        me = {"worker": worker_id}
         until = now + timedelta(seconds=lease_seconds)
-        beat = session.get(WorkerHeartbeat, worker_id)
-        if beat is None:
-            session.add(WorkerHeartbeat(worker_id=worker_id, seen_at=now))
-        else:
-            beat.seen_at = now
-        session.execute(
-            update(ConnectionLease)
-            .where(ConnectionLease.worker_id == worker_id)
-            .values(expires_at=until)
-            .execution_options(synchronize_session=False)
-        )
-        live = (
-            session.scalar(
-                select(func.count()).where(
-                    WorkerHeartbeat.seen_at > now - timedelta(seconds=lease_seconds)
-                )
-            )
-            or 1
-        )
-        with_work = set(
-            session.scalars(
-                select(SyncJob.connection_id)
-                .distinct()
-                .join(AtsConnection, AtsConnection.id == SyncJob.connection_id)
-                .where(
-                    AtsConnection.status == "active",
-                    SyncJob.status.in_(("pending", "running")),
-                )
-            )
-        )
-        share = max(1, math.ceil(len(with_work) / live))
-        held = dict(
-            session.execute(
-                select(ConnectionLease.connection_id, ConnectionLease.releasing).where(
-                    ConnectionLease.worker_id == worker_id
-                )
-            ).all()
-        )
+        session.execute(_sql(session, "worker_alive"), {**me, "now": now})
+        session.execute(_sql(session, "renew_connection_leases"), {**me, "lease_until": until})
+        alive_since = now - timedelta(seconds=lease_seconds)
+        live = session.execute(_sql(session, "count_live_workers"), {"alive_since": alive_since})
+        share_of = max(1, int(live.scalar_one() or 1))
+        with_work = set(session.execute(_sql(session, "connections_with_work")).scalars())
+        share = max(1, math.ceil(len(with_work) / share_of))
+        held = {c: bool(r) for c, r in session.execute(_sql(session, "held_leases"), me).all()}
         # Hand back what has no work left, and what is over the share (once it is idle);
         # what is within the share is served, even if it was being handed back before.
         keep = [c for c in held if c in with_work or c in busy]
@@ -312,77 +188,39 @@ def acquire_connections(
             session, worker_id, {c for c in keep if c not in give_up and held[c]}, False
         )
         if drop:
-            session.execute(
-                delete(ConnectionLease)
-                .where(
-                    ConnectionLease.worker_id == worker_id,
-                    ConnectionLease.connection_id.in_(drop),
-                )
-                .execution_options(synchronize_session=False)
-            )
+            session.execute(_sql(session, "drop_leases"), {**me, "connection_ids": sorted(drop)})
         mine = set(keep) - drop
-        room = share - len(mine)
-        if room > 0:
+        if share > len(mine) and with_work:
             # Expired leases of dead workers first, then connections nobody holds.
-            expired = session.scalars(
-                select(ConnectionLease.connection_id)
-                .where(
-                    ConnectionLease.expires_at < now,
-                    ConnectionLease.connection_id.in_(with_work),
+            expired = session.execute(
+                _sql(session, "expired_leases"),
+                {"now": now, "connection_ids": sorted(with_work), "limit": share - len(mine)},
+            ).scalars()
+            take = _sql(session, "take_expired_lease")
+            for c in list(expired):
+                taken = session.execute(
+                    take, {**me, "connection_id": c, "now": now, "lease_until": until}
                 )
-                .limit(room)
-            ).all()
-            for c in expired:
-                taken = getattr(
-                    session.execute(
-                        update(ConnectionLease)
-                        .where(ConnectionLease.connection_id == c, ConnectionLease.expires_at < now)
-                        .values(worker_id=worker_id, expires_at=until, releasing=False)
-                        .execution_options(synchronize_session=False)
-                    ),
-                    "rowcount",
-                    0,
-                )
-                if taken:
+                if _rowcount(taken):
                     mine.add(c)
-            room = share - len(mine)
-        if room > 0:
-            leased = set(session.scalars(select(ConnectionLease.connection_id)))
-            free = sorted(with_work - leased)[:room]
-            _insert_ignore(
-                session,
-                [
-                    {
-                        "connection_id": c,
-                        "worker_id": worker_id,
-                        "expires_at": until,
-                        "releasing": False,
-                    }
-                    for c in free
-                ],
-            )
-        return set(
-            session.scalars(
-                select(ConnectionLease.connection_id).where(
-                    ConnectionLease.worker_id == worker_id,
-                    ConnectionLease.releasing.is_(False),
-                )
-            )
-        )
+        if share > len(mine):
+            leased = set(session.execute(_sql(session, "leased_connections")).scalars())
+            take_free = _sql(session, "take_free_lease")
+            for c in sorted(with_work - leased)[: share - len(mine)]:
+                session.execute(take_free, {**me, "connection_id": c, "lease_until": until})
+        return set(session.execute(_sql(session, "claimable_connections"), me).scalars())
 
 
 def _mark_releasing(session: Session, worker_id: str, ids: set[int], releasing: bool) -> None:
     if ids:
         session.execute(
-            update(ConnectionLease)
-            .where(ConnectionLease.worker_id == worker_id, ConnectionLease.connection_id.in_(ids))
-            .values(releasing=releasing)
-            .execution_options(synchronize_session=False)
+            _sql(session, "mark_releasing"),
+            {"worker": worker_id, "connection_ids": sorted(ids), "releasing": releasing},
         )
 
 
 def release_all(db: Database, worker_id: str) -> None:
     """A worker stopping cleanly hands its connections to the others at once."""
     with db.session() as session:
-        session.execute(delete(ConnectionLease).where(ConnectionLease.worker_id == worker_id))
-        session.execute(delete(WorkerHeartbeat).where(WorkerHeartbeat.worker_id == worker_id))
+        session.execute(_sql(session, "release_leases"), {"worker": worker_id})
+        session.execute(_sql(session, "worker_gone"), {"worker": worker_id})
