@@ -60,7 +60,8 @@ def team_create(name: str) -> None:
     from outbound.service.errors import ServiceError
     from outbound.store.db import Database
 
-    db = Database(_settings().resolved_database_url)
+    settings = _settings()
+    db = Database(settings.resolved_database_url, settings.database_lock_timeout_seconds)
     try:
         with db.session() as session:
             team = create_team(session, name)
@@ -89,7 +90,8 @@ def user_create(
         from outbound.web.session import hash_password
 
         password_hash = hash_password(password)
-    db = Database(_settings().resolved_database_url)
+    settings = _settings()
+    db = Database(settings.resolved_database_url, settings.database_lock_timeout_seconds)
     try:
         with db.session() as session:
             user, token = create_user(
@@ -137,7 +139,7 @@ def worker_cmd(
 
     settings = _settings()
     configure_logs(settings.log_format)
-    db = Database(settings.resolved_database_url)
+    db = Database(settings.resolved_database_url, settings.database_lock_timeout_seconds)
     w = Worker(db, settings)
 
     async def both() -> None:

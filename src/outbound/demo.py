@@ -273,7 +273,7 @@ def run_demo(data_dir: Path, port: int, reset: bool, contacts: int = 300) -> Non
     data_dir.mkdir(parents=True, exist_ok=True)
     settings = demo_settings(data_dir, port)
     upgrade(settings.resolved_database_url)
-    db = Database(settings.resolved_database_url)
+    db = Database(settings.resolved_database_url, settings.database_lock_timeout_seconds)
     limit = RateLimitConfig(requests_per_second=10)
     sims = [
         ServerThread(

@@ -19,6 +19,9 @@ class Settings(BaseSettings):
 
     data_dir: Path = Path("./outbound-data")
     database_url: str | None = None
+    # How long a statement waits for a lock another transaction holds before it fails (SQLite's
+    # busy timeout, PostgreSQL's lock_timeout). A worker then retries the job later, uncounted.
+    database_lock_timeout_seconds: float = 30.0
     secret_key: str | None = None
     host: str = "127.0.0.1"
     port: int = 8000

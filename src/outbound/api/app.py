@@ -39,7 +39,7 @@ def create_app(
     settings: Settings | None = None, db: Database | None = None, run_worker: bool = False
 ) -> FastAPI:
     settings = settings or Settings()
-    db = db or Database(settings.resolved_database_url)
+    db = db or Database(settings.resolved_database_url, settings.database_lock_timeout_seconds)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -15,7 +15,9 @@ def is_sqlite(engine: Engine) -> bool:
     return engine.dialect.name == "sqlite"
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
+def make_engine(url: str, lock_timeout: float = 30.0, **kwargs: Any) -> Engine:
+    """``lock_timeout``: seconds a statement waits for another transaction's lock, then fails
+    (an outage to the worker: it retries later, uncounted)."""
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     if url.startswith("sqlite"):
@@ -23,21 +25,28 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(
-            url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs
+            url, connect_args={"check_same_thread": False, "timeout": lock_timeout}, **kwargs
         )
-        _configure_sqlite(engine)
+        _configure_sqlite(engine, lock_timeout)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20, **kwargs)
+    return create_engine(
+        url,
+        pool_pre_ping=True,
+        pool_size=10,
+        max_overflow=20,
+        connect_args={"options": f"-c lock_timeout={round(lock_timeout * 1000)}"},
+        **kwargs,
+    )
 
 
-def _configure_sqlite(engine: Engine) -> None:
+def _configure_sqlite(engine: Engine, lock_timeout: float) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
         # Take over transaction control from pysqlite so we can begin IMMEDIATE ourselves.
         dbapi_conn.isolation_level = None
         cur = dbapi_conn.cursor()
         cur.execute("PRAGMA journal_mode=WAL")
-        cur.execute("PRAGMA busy_timeout=30000")
+        cur.execute(f"PRAGMA busy_timeout={round(lock_timeout * 1000)}")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.close()
@@ -52,9 +61,9 @@ def _configure_sqlite(engine: Engine) -> None:
 class Database:
     """One engine + session factory, shared by the API, the worker and the CLI."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, lock_timeout: float = 30.0) -> None:
         self.url = url
-        self.engine = make_engine(url)
+        self.engine = make_engine(url, lock_timeout)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     @contextmanager
