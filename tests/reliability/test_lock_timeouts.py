@@ -81,7 +81,7 @@ def lock_before(monkeypatch: pytest.MonkeyPatch, db: Database, effect: str) -> d
     return seen
 
 
-@pytest.mark.parametrize("effect", ["create", "details", "attach", "activity"])
+@pytest.mark.parametrize("effect", ["create", "details", "attach", "activity", "stage"])
 @pytest.mark.parametrize("provider", ["crelate", "clockwork"])
 def test_a_lock_timeout_right_after_an_ats_write_duplicates_nothing(
     provider: str,

@@ -12,6 +12,8 @@ from typing import Any
 import pytest
 from sqlalchemy.exc import OperationalError
 
+from outbound.connectors.clockwork.connector import ClockworkConnector
+from outbound.connectors.crelate.connector import CrelateConnector
 from outbound.sync import state as st
 from tests.conftest import Sim, Team
 from tests.test_api_core import make_sequence
@@ -59,7 +61,25 @@ WRITES: dict[str, tuple[str, Callable[..., bool]]] = {
     "attach": ("finish_effect", finishing("attach")),
     # the email just logged as an activity / note
     "activity": ("finish_effect", finishing("activity")),
+    # the pipeline stage just moved (the reply)
+    "stage": ("finish_effect", finishing("stage")),
 }
+
+
+def count_stage_moves(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """A spy on both connectors' stage moves (the real call still goes to the ATS)."""
+    moves: list[str] = []
+    for cls in (CrelateConnector, ClockworkConnector):
+        real = cls.set_stage
+
+        async def spy(
+            self: Any, person_id: str, job_id: str, stage: Any, _real: Any = real
+        ) -> None:
+            moves.append(stage.id)
+            await _real(self, person_id, job_id, stage)
+
+        monkeypatch.setattr(cls, "set_stage", spy)
+    return moves
 
 
 @pytest.mark.parametrize("write", sorted(WRITES))
@@ -85,6 +105,7 @@ def test_a_database_failure_right_after_an_ats_write_duplicates_nothing(
         assert r.status_code in (200, 201), r.text
     target, when = WRITES[write]
     hits = fail_once(monkeypatch, target, when)
+    moves = count_stage_moves(monkeypatch)
 
     work()
 
@@ -106,6 +127,8 @@ def test_a_database_failure_right_after_an_ats_write_duplicates_nothing(
     assert len(notes) == 2  # the sent email and the reply, once each
     # The contact's timeline reads the ledger: each write once, every one confirmed.
     written = team.call("GET", f"/enrollments/{eid}/effects").json()
+    stage_moves = [w for w in written if w["what"] == "Pipeline stage moved"]
+    assert stage_moves and len(moves) == len(stage_moves)  # each move sent once, never again
     whats = sorted(w["what"] for w in written if w["what"] != "Pipeline stage moved")
     assert whats == [
         "Email logged",
@@ -122,6 +145,7 @@ TERMINATE_AFTER = {
     "details": "UPDATE ats_effects",
     "attach": "UPDATE ats_effects",
     "activity": "UPDATE ats_effects",
+    "stage": "UPDATE ats_effects",
 }
 
 

@@ -356,11 +356,17 @@ async def set_stage(run: JobRun) -> None:
         )
         return
     await attach_to_job(run, cs, remote_id, job_id, known_new=False)
-    # Moving to a stage twice is harmless: the ledger records the move, it never blocks it.
     key = run.effect(cs, f"stage:{run.job.id}")
-    if await run.begin(key) != "done":
+    prior = await run.begin(key)
+    if prior == "done":
+        return
+    # A try that began this move and never recorded it may have landed: ask where the person
+    # stands before moving again (an ATS that cannot say gets the same move once more).
+    if prior == "new" or (await run.connector.stage_of(remote_id, job_id) or "").lower() != (
+        stage.id.lower()
+    ):
         await run.connector.set_stage(remote_id, job_id, stage)
-        await run.done(key)
+    await run.done(key)
 
 
 async def find_stage(connector: Connector, job_id: str, wanted: str) -> AtsStage | None:

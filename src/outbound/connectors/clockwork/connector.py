@@ -351,6 +351,11 @@ class ClockworkConnector(HttpConnector):
     async def is_attached(self, person_id: str, job_id: str) -> bool:
         return await self._candidacy(person_id, job_id) is not None
 
+    async def stage_of(self, person_id: str, job_id: str) -> str | None:
+        candidacy = await self._candidacy(person_id, job_id)
+        status = (candidacy or {}).get(unverified.CANDIDACY_STATUS_KEY)
+        return str(status) if status is not None else None
+
     async def attach(self, person_id: str, job_id: str) -> None:
         await self.request(
             "POST",

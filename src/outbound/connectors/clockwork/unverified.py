@@ -51,6 +51,7 @@ PROJECTS_KEY = "projects"
 STATUSES_KEY = "statuses"
 CANDIDACIES_KEY = "candidacies"
 CANDIDACY_PERSON_KEY = "personId"
+CANDIDACY_STATUS_KEY = "statusId"  # the stage the person is at now
 
 # #30, #31: default and maximum page sizes are unknown.
 # probe: clockwork.page_size

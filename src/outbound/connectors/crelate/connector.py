@@ -235,6 +235,29 @@ class CrelateConnector(HttpConnector):
             return False  # unverified.HISTORY_404_MEANS_NOT_ON_JOB (S8 reads it so)
         return bool(history)
 
+    async def stage_of(self, person_id: str, job_id: str) -> str | None:
+        try:
+            history = [
+                h
+                async for h in self._pages(
+                    f"/jobs/{job_id}/contacts/history", {"contact_id": person_id}
+                )
+                if isinstance(h, dict)
+            ]
+        except NotFoundError:
+            return None  # not on the job
+        if not history:
+            return None
+        # Whatever order the pages come in, the latest entry is the stage now.
+        latest = max(
+            enumerate(history),
+            key=lambda e: (str(e[1].get(unverified.HISTORY_DATE_KEY) or ""), e[0]),
+        )[1]
+        stage = latest.get(unverified.HISTORY_STAGE_KEY)
+        if not isinstance(stage, dict) or not stage.get("Id"):
+            return None
+        return str(stage["Id"])
+
     async def attach(self, person_id: str, job_id: str) -> None:
         stages = await self.list_stages(job_id)
         body = {"statusId": stages[0].id} if stages else {}

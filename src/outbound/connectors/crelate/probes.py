@@ -206,14 +206,6 @@ async def duplicate_check(c: CrelateConnector, ctx: ProbeContext) -> ProbeResult
     return holds(name, "duplicate check off: a second record was created", "duplicate_check_off")
 
 
-async def _stage_now(c: CrelateConnector, job: str, contact: str) -> str | None:
-    history = await _data(c, f"/jobs/{job}/contacts/history", contact_id=contact, limit=100)
-    if not history:
-        return None
-    stage = (history[-1] or {}).get("Stage") or {}
-    return str(stage.get("Id") or "") or None
-
-
 async def stage_change(c: CrelateConnector, ctx: ProbeContext) -> ProbeResult:
     name = "crelate.stage_change"
     if not ctx.write:
@@ -231,7 +223,7 @@ async def stage_change(c: CrelateConnector, ctx: ProbeContext) -> ProbeResult:
             params={"contact_ids": contact},
             json={"statusId": stages[1].id},
         )
-        if (await _stage_now(c, job, contact) or "").lower() == stages[1].id.lower():
+        if (await c.stage_of(contact, job) or "").lower() == stages[1].id.lower():
             return holds(name, "re-posting with a new statusId moves the stage", "stage_post")
     except PermanentError:
         pass

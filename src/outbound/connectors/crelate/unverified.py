@@ -31,6 +31,12 @@ SET_STAGE_METHOD = "POST"
 # probe: crelate.history_not_on_job
 HISTORY_404_MEANS_NOT_ON_JOB = True
 
+# A pipeline history entry names its stage as {"Stage": {"Id": …}} and is dated "Date"; the
+# latest is the contact's stage now (asked before moving again after an uncertain failure).
+# probe: crelate.stage_change (write probe: it reads the stage back this way)
+HISTORY_STAGE_KEY = "Stage"
+HISTORY_DATE_KEY = "Date"
+
 # #34: list activities on a contact, to recognise our own writes after an uncertain failure.
 # probe: crelate.activities_by_parent
 ACTIVITIES_BY_PARENT_PATH = "/activities"
