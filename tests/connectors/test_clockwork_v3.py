@@ -308,6 +308,38 @@ def test_the_simulator_shapes_each_profile(clockwork: Sim) -> None:
     assert clockwork.http.get("/_admin/profiles").json()["active"] == []
 
 
+def searches(sim: Sim) -> int:
+    return int(sim.stats()["by_endpoint"].get("GET /v3.0/acme/people_search", 0))
+
+
+@pytest.mark.parametrize("profile", ["", "search_ignores_email"])
+def test_a_new_person_costs_one_search_once_the_search_is_known_to_match_emails(
+    clockwork: Sim, profile: str
+) -> None:
+    """Issue 15: one lookup per new contact. A firm whose search matched an address once needs
+    no second search by name for a miss; one whose search ignores addresses keeps searching by
+    name (and so still finds people)."""
+    if profile:
+        clockwork.profiles(profile)
+    counts: list[int] = []
+
+    async def flow(c: ClockworkConnector) -> Any:
+        start = searches(clockwork)
+        first = await c.find_person_by_email("nobody.yet@example.com", "Nobody Yet")
+        counts.append(searches(clockwork) - start)
+        dana = await c.find_person_by_email("dana.existing@example.com", "Dana Existing")
+        start = searches(clockwork)
+        second = await c.find_person_by_email("nobody.either@example.com", "Nobody Either")
+        counts.append(searches(clockwork) - start)
+        return first, dana, second
+
+    first, dana, second = run(clockwork, flow)
+    assert first is None and second is None
+    assert dana is not None and dana.email == "dana.existing@example.com"
+    # Before anything is known, a miss also asks by name; after a match by address, it does not.
+    assert counts == ([2, 2] if profile else [2, 1])
+
+
 # -- replay of the recorded v3 answer --------------------------------------------------------------
 
 

@@ -91,6 +91,9 @@ async def ensure_record(run: JobRun, cs: ContactState) -> str:
             await run.save_link(cs, remote_id=found.id, state="linked", created_by_us=False)
             if not await mark_if_off_limits(run, cs, found):
                 await update_existing(run, cs, found.id, found.fields)
+                if job.payload.get("check_duplicate") and cs.snapshot["dedup_enabled"]:
+                    # This lookup is also the add's duplicate check (one question, one call).
+                    await mark_exists(run, cs)
         return found.id
 
     remote_id = None
@@ -133,13 +136,18 @@ async def link_duplicate(run: JobRun, cs: ContactState, existing_id: str) -> str
         return found.id
     await update_existing(run, cs, found.id, found.fields)
     if cs.snapshot["dedup_enabled"]:
-        await run.db_call(
-            st.mark_enrollment,
-            run.job.enrollment_id,
-            error_code="exists_in_ats",
-            error_message=exists_error(cs.provider),
-        )
+        await mark_exists(run, cs)
     return found.id
+
+
+async def mark_exists(run: JobRun, cs: ContactState) -> None:
+    """Deduplication: the ATS had this email before Outbound wrote it ("Exists in …")."""
+    await run.db_call(
+        st.mark_enrollment,
+        run.job.enrollment_id,
+        error_code="exists_in_ats",
+        error_message=exists_error(cs.provider),
+    )
 
 
 async def learn_owner(run: JobRun, remote_id: str) -> None:
@@ -244,12 +252,7 @@ async def check_duplicate(run: JobRun) -> None:
     ours = cs.link is not None and cs.link.created_by_us and cs.link.remote_id == found.id
     if ours or cs.create_intent_at is not None:
         return  # a record Outbound itself created (or is creating) is never "Exists in …"
-    await run.db_call(
-        st.mark_enrollment,
-        job.enrollment_id,
-        error_code="exists_in_ats",
-        error_message=exists_error(cs.provider),
-    )
+    await mark_exists(run, cs)
 
 
 async def mark_if_off_limits(run: JobRun, cs: ContactState, found: AtsPerson) -> bool:

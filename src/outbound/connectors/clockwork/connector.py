@@ -159,6 +159,8 @@ class ClockworkConnector(HttpConnector):
         self._user_id = key_fingerprint(api_key)  # the key itself is a secret: never stored
         self._stages: list[AtsStage] | None = None
         self._lookup_lock = asyncio.Lock()  # one statuses lookup, not one per concurrent job
+        # Learned from the first person found by address (unverified.SEARCH_MATCHES_EMAIL).
+        self._search_matches_email = False
 
     def error_message(self, response: Response) -> str:
         try:
@@ -225,13 +227,17 @@ class ClockworkConnector(HttpConnector):
         emails answers "no hits", like "nobody has it") by the person's name, keeping only an
         exact address match either way: a miss never becomes a duplicate person."""
         wanted = email.strip().lower()
-        queries = [email.strip()] + ([name.strip()] if name and name.strip() else [])
-        for q in queries:
+        by_name = name.strip() if name and not self._search_matches_email else None
+        for q in [email.strip()] + ([by_name] if by_name else []):
             for hit in await self._search(q):
                 data = hit
                 if _is_short(hit):  # search results may be short: read the full person
                     data = (await self.get_person(str(hit["id"]))).fields
                 if wanted in _lowered(data):
+                    if q == email.strip():
+                        # This firm's search matches addresses: a miss by email is a miss,
+                        # and later lookups need no second search by name.
+                        self._search_matches_email = True
                     return self._person(data)
         return None
 
