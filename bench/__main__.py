@@ -6,7 +6,10 @@
                  calls per contact, fraction of the rate limit used, 429s.
 2. bench.scale — 1k / 100k / 1M stored contacts (bulk add, resync selection, peak memory) and
                  event-to-ATS latency p50/p99.
-3. bench.fleet — 1, 2 and 4 worker processes on PostgreSQL across 50 connections.
+3. bench.size  — chunked bulk work: a 10,000-contact add and a whole-sequence resync with
+                 1k / 100k / 1M stored, how long each chunk holds the database, peak memory.
+4. bench.planner_scale — one mail-planner round at 5,000 enrollments / 10,000 pending jobs.
+5. bench.fleet — 1, 2 and 4 worker processes on PostgreSQL across 50 connections.
 
 Each prints its table and writes its JSON under bench/results/. --quick runs small sizes.
 """
@@ -19,11 +22,15 @@ import sys
 FULL = [
     ["bench.run", "--contacts", "1000"],
     ["bench.scale"],
+    ["bench.size", "--million"],
+    ["bench.planner_scale"],
     ["bench.fleet", "--contacts", "20000", "--connections", "50", "--workers", "1,2,4"],
 ]
 QUICK = [
     ["bench.run", "--contacts", "200"],
     ["bench.scale", "--sizes", "1000,10000", "--latency-seconds", "10"],
+    ["bench.size", "--sizes", "1000,10000"],
+    ["bench.planner_scale", "--enrollments", "1000"],
     ["bench.fleet", "--contacts", "1000", "--connections", "10", "--workers", "1,2"],
 ]
 

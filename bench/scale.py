@@ -16,7 +16,6 @@ import asyncio
 import json
 import os
 import platform
-import resource
 import statistics
 import subprocess
 import sys
@@ -28,8 +27,9 @@ from typing import Any
 
 from rich.progress import Progress
 from rich.table import Table
-from sqlalchemy import select, text
+from sqlalchemy import select
 
+from bench.databases import fresh_database, peak_rss_mb
 from bench.run import KEY, Simulator, console
 from outbound.connectors.base import AtsIdentity
 from outbound.connectors.registry import make_connector
@@ -37,7 +37,7 @@ from outbound.crypto import SecretBox
 from outbound.service import accounts, connections, enrollments, sequences
 from outbound.service.caller import Caller
 from outbound.settings import Settings
-from outbound.store.db import Database, make_engine
+from outbound.store.db import Database
 from outbound.store.migrate import upgrade
 from outbound.store.models import SyncJob
 from outbound.sync.worker import Worker
@@ -45,25 +45,10 @@ from outbound.sync.worker import Worker
 CHUNK = 10_000
 
 
-def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
-
-
-def fresh_database(url: str | None, tmp: str) -> str:
-    if url is None:
-        return f"sqlite:///{tmp}/scale.db"
-    engine = make_engine(url)
-    with engine.begin() as conn:
-        conn.execute(text("DROP SCHEMA public CASCADE"))
-        conn.execute(text("CREATE SCHEMA public"))
-    engine.dispose()
-    return url
-
-
 def one_size(size: int, url: str | None) -> dict[str, Any]:
     """Runs in its own process (see main)."""
     with tempfile.TemporaryDirectory() as tmp:
-        settings = Settings(data_dir=Path(tmp), database_url=fresh_database(url, tmp))
+        settings = Settings(data_dir=Path(tmp), database_url=fresh_database(url, tmp, "scale"))
         upgrade(settings.resolved_database_url)
         db = Database(settings.resolved_database_url)
         with db.session() as s:

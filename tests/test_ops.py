@@ -25,12 +25,12 @@ def test_metrics_count_jobs_and_ats_calls(team: Team, crelate: Sim, work: Any) -
     seq = make_sequence(team)
     add(team, seq, person(1), person(2))
     before = team.client.get("/metrics").text
-    assert metric(before, "outbound_sync_jobs", 'state="pending"') == 4  # check + sync, x2
+    assert metric(before, "outbound_sync_jobs", 'state="pending"') == 2  # a check-and-sync each
     created_before = metric(before, "outbound_ats_calls_total", 'provider="crelate",status="201"')
     work()
     after = team.client.get("/metrics").text
     assert metric(after, "outbound_sync_jobs", 'state="pending"') == 0
-    assert metric(after, "outbound_sync_jobs", 'state="done"') == 4
+    assert metric(after, "outbound_sync_jobs", 'state="done"') == 2
     assert (
         metric(after, "outbound_ats_calls_total", 'provider="crelate",status="201"')
         == created_before + 2

@@ -247,6 +247,20 @@ def test_dedup_on_warns_and_links_existing(team: Team, crelate: Sim, work: Any) 
     assert crelate.duplicates() == 0
 
 
+def test_with_dedup_on_a_new_contact_costs_one_lookup(team: Team, crelate: Sim, work: Any) -> None:
+    """Issue 15: the duplicate check and the look-up before creating are one question: with
+    deduplication on (the default) a new contact costs a search and a create, not two
+    searches and a create; an existing one is still flagged (the test above)."""
+    connect(team)
+    seq = make_sequence(team)
+    searches_before = crelate.stats()["by_endpoint"].get("GET /api3/contacts", 0)
+    add(team, seq, *(person(i) for i in range(1, 6)))
+    work()
+    by_endpoint = crelate.stats()["by_endpoint"]
+    assert by_endpoint.get("GET /api3/contacts", 0) - searches_before == 5
+    assert len([c for c in crelate.records("contacts") if "talent.example.com" in str(c)]) == 5
+
+
 def test_dedup_off_no_warning_but_still_no_duplicate(team: Team, crelate: Sim, work: Any) -> None:
     connect(team)
     team.call("PATCH", "/settings", json={"dedup_enabled": False})
@@ -473,8 +487,8 @@ def test_timeline_lists_every_ats_call(team: Team, crelate: Sim, work: Any) -> N
     (eid,) = add(team, seq, person(1))
     work()
     calls = team.call("GET", f"/enrollments/{eid}/timeline").json()
+    # One look-up (the duplicate check and the look-up before creating are one), one create.
     assert [(c["method"], c["path"]) for c in calls] == [
-        ("GET", "/api3/contacts"),
         ("GET", "/api3/contacts"),
         ("POST", "/api3/contacts"),
     ]
@@ -573,7 +587,7 @@ def test_database_outage_inside_a_job_is_retried_not_shown_on_the_contact(
 
     connect(team)
     (eid,) = add(team, make_sequence(team), person(1))
-    real = handlers.HANDLERS["sync_contact"]
+    real = handlers.HANDLERS["check_and_sync"]
     calls = {"n": 0}
 
     async def database_drops_once(run: Any) -> None:
@@ -584,7 +598,7 @@ def test_database_outage_inside_a_job_is_retried_not_shown_on_the_contact(
             )
         await real(run)
 
-    monkeypatch.setitem(handlers.HANDLERS, "sync_contact", database_drops_once)
+    monkeypatch.setitem(handlers.HANDLERS, "check_and_sync", database_drops_once)
     work()
     got = enrollment(team, eid)
     assert (got["sync_state"], got["error_code"], calls["n"]) == ("synced", None, 2)

@@ -277,6 +277,81 @@ def doctor(
 
 
 @app.command()
+def prune(
+    days: Annotated[
+        int | None,
+        typer.Option(
+            help="Prune what is older than this many days [default: OUTBOUND_RETENTION_DAYS]"
+        ),
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Count what would be pruned; delete nothing")
+    ] = False,
+) -> None:
+    """Prune finished sync jobs, ATS call logs and email events older than the retention window,
+    a small chunk per transaction (the workers also do it in the background). Each contact's
+    timeline keeps a summary of what was removed."""
+    from rich.table import Table
+    from sqlalchemy.exc import DBAPIError
+
+    from outbound.service.retention import PruneReport, count_prunable, prune_once
+    from outbound.settings import MAX_RETENTION_DAYS, MIN_RETENTION_DAYS
+    from outbound.store.db import Database
+
+    settings = _settings()
+    if days is None:
+        days = settings.retention_days
+        if days == 0:
+            console.print("retention is off (OUTBOUND_RETENTION_DAYS=0): nothing pruned")
+            return
+    elif not MIN_RETENTION_DAYS <= days <= MAX_RETENTION_DAYS:
+        _fail(
+            f"--days must be between {MIN_RETENTION_DAYS} and {MAX_RETENTION_DAYS}, not {days} "
+            "(the dashboard charts the last two weeks of email events)"
+        )
+    db = Database(settings.resolved_database_url, settings.database_lock_timeout_seconds)
+    report = PruneReport(days=days)
+    verb = "would prune" if dry_run else "pruned"
+    try:
+        with console.status(f"{verb}: 0 rows") as status:
+
+            def show(progress: PruneReport) -> None:
+                status.update(f"{verb}: {progress.total:,} rows, {progress.chunks} chunks")
+
+            if dry_run:
+                report = count_prunable(db, days, progress=show)
+            else:
+                settings = settings.model_copy(update={"retention_days": days})
+                step = prune_once(db, settings)
+                while True:
+                    report.add(step)
+                    show(report)
+                    if not step.more:
+                        break
+                    # Finish the sweeps still going, without starting the others again.
+                    step = prune_once(db, settings, tables=step.unfinished)
+    except DBAPIError as exc:
+        _fail(f"the database refused the work ({type(exc.orig).__name__}); is it migrated?")
+    finally:
+        db.dispose()
+    table = Table(
+        title=f"outbound prune: older than {days} days" + (" (dry run)" if dry_run else "")
+    )
+    for column in ("what", verb, "kept (still needed)"):
+        table.add_column(column, justify="left" if column == "what" else "right")
+    words = {
+        "sync_jobs": "finished sync jobs",
+        "sync_calls": "ATS call logs",
+        "activity_events": "email events",
+    }
+    for name, what in words.items():
+        table.add_row(what, f"{report.pruned[name]:,}", f"{report.kept[name]:,}")
+    console.print(table)
+    if not dry_run:
+        console.print(f"timeline summaries created: {report.summaries:,}")
+
+
+@app.command()
 def demo(
     reset: Annotated[bool, typer.Option(help="Start from fresh demo data")] = False,
     port: Annotated[int, typer.Option()] = 8000,

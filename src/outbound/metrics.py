@@ -1,7 +1,8 @@
-"""Prometheus metrics: what each ATS call did, and the job table's backlog.
+"""Prometheus metrics: what each ATS call did, the job table's backlog, what retention pruned.
 
 The counters need nothing but prometheus_client, so connectors record their calls here without
-reaching the database; the backlog is read by whoever serves /metrics and handed to ``render``.
+reaching the database; the backlog is read by whoever serves /metrics and handed to ``render``
+(store/job_counts.py reads it without scanning the job table on every scrape).
 """
 
 from __future__ import annotations
@@ -29,6 +30,13 @@ ATS_LATENCY = Histogram(
 )
 JOBS = Gauge("outbound_sync_jobs", "Sync jobs by state", ["state"], registry=REGISTRY)
 JOB_STATES = ("pending", "running", "done", "failed", "cancelled")
+# Counted by whichever process prunes (service/retention.py): the worker, or `outbound prune`.
+RETENTION_PRUNED = Counter(
+    "outbound_retention_pruned_total",
+    "Rows deleted by retention, by table",
+    ["table"],
+    registry=REGISTRY,
+)
 
 
 def record_call(provider: str, status: int | None, seconds: float) -> None:

@@ -11,7 +11,11 @@ from functools import cached_property
 from pathlib import Path
 
 from cryptography.fernet import Fernet
+from pydantic import field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+MIN_RETENTION_DAYS = 30
+MAX_RETENTION_DAYS = 36_500
 
 
 class Settings(BaseSettings):
@@ -54,6 +58,19 @@ class Settings(BaseSettings):
     # A local Maildir as a mailbox's inbound side: for self-hosted delivery and the demo only,
     # since it reads a server path.
     allow_maildir: bool = False
+    # Retention: finished sync jobs, ATS call logs and email events older than this many days
+    # are pruned in the background (each contact's timeline keeps a summary); 0 keeps all.
+    # At least MIN_RETENTION_DAYS: the dashboard charts the last two weeks of events.
+    retention_days: int = 90
+
+    @field_validator("retention_days")
+    @classmethod
+    def _retention_window(cls, days: int) -> int:
+        if days != 0 and not MIN_RETENTION_DAYS <= days <= MAX_RETENTION_DAYS:
+            raise ValueError(
+                f"must be 0 (keep everything) or {MIN_RETENTION_DAYS} to {MAX_RETENTION_DAYS}"
+            )
+        return days
 
     @property
     def resolved_public_url(self) -> str:

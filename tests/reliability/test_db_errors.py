@@ -54,7 +54,7 @@ def test_a_refused_write_is_counted_and_shown_not_retried_for_ever(
     assert "database refused a write" in got["error_message"]
     with db.engine.connect() as conn:
         attempts = conn.execute(
-            text("SELECT attempts, status FROM sync_jobs WHERE kind = 'sync_contact'")
+            text("SELECT attempts, status FROM sync_jobs WHERE kind = 'check_and_sync'")
         ).one()
     assert tuple(attempts) == (3, "failed")
     # The ATS write happened once, whatever the retries: the record is linked, not duplicated.

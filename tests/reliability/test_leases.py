@@ -17,6 +17,9 @@ from tests.conftest import Sim, Team
 from tests.test_api_core import make_sequence
 from tests.test_sync_crelate import add, connect, person
 
+# A contact's sync job: alone, or also its duplicate check (deduplication on, the default).
+SYNC_KINDS = ("sync_contact", "check_and_sync")
+
 
 def lease_until(db: Database) -> Any:
     with db.session() as session:
@@ -25,7 +28,7 @@ def lease_until(db: Database) -> Any:
 
 def job_status(db: Database) -> str | None:
     with db.session() as session:
-        return session.scalar(select(SyncJob.status).where(SyncJob.kind == "sync_contact"))
+        return session.scalar(select(SyncJob.status).where(SyncJob.kind.in_(SYNC_KINDS)))
 
 
 def test_a_full_worker_keeps_renewing_its_connection_leases(

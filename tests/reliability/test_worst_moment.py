@@ -82,17 +82,8 @@ def count_stage_moves(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return moves
 
 
-@pytest.mark.parametrize("write", sorted(WRITES))
-@pytest.mark.parametrize("provider", ["crelate", "clockwork"])
-def test_a_database_failure_right_after_an_ats_write_duplicates_nothing(
-    provider: str,
-    write: str,
-    team: Team,
-    crelate: Sim,
-    clockwork: Sim,
-    work: Any,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+def contact_with_emails(provider: str, team: Team, crelate: Sim, clockwork: Sim) -> tuple[int, str]:
+    """A new person on a job/project, with an email sent and a reply: every kind of write."""
     if provider == "crelate":
         connect_crelate(team)
         job = job_named(crelate, "Senior Python Engineer")
@@ -103,13 +94,12 @@ def test_a_database_failure_right_after_an_ats_write_duplicates_nothing(
     for kind, subject in (("sent", "Hi"), ("replied", "Re: Hi")):
         r = team.call("POST", f"/enrollments/{eid}/events", json={"kind": kind, "subject": subject})
         assert r.status_code in (200, 201), r.text
-    target, when = WRITES[write]
-    hits = fail_once(monkeypatch, target, when)
-    moves = count_stage_moves(monkeypatch)
+    return eid, job
 
-    work()
 
-    assert hits["n"] == 1  # the failure did strike, after the ATS write
+def assert_each_effect_once(
+    provider: str, team: Team, eid: int, job: str, crelate: Sim, clockwork: Sim, moves: list[str]
+) -> None:
     got = enrollment(team, eid)
     assert got["sync_state"] == "synced" and got["error_code"] is None, got
     record = got["ats_record_id"]
@@ -140,6 +130,28 @@ def test_a_database_failure_right_after_an_ats_write_duplicates_nothing(
     assert all(w["confirmed"] and w["provider"] == provider for w in written)
 
 
+@pytest.mark.parametrize("write", sorted(WRITES))
+@pytest.mark.parametrize("provider", ["crelate", "clockwork"])
+def test_a_database_failure_right_after_an_ats_write_duplicates_nothing(
+    provider: str,
+    write: str,
+    team: Team,
+    crelate: Sim,
+    clockwork: Sim,
+    work: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    eid, job = contact_with_emails(provider, team, crelate, clockwork)
+    target, when = WRITES[write]
+    hits = fail_once(monkeypatch, target, when)
+    moves = count_stage_moves(monkeypatch)
+
+    work()
+
+    assert hits["n"] == 1  # the failure did strike, after the ATS write
+    assert_each_effect_once(provider, team, eid, job, crelate, clockwork, moves)
+
+
 TERMINATE_AFTER = {
     "create": "UPDATE ats_effects",
     "details": "UPDATE ats_effects",
@@ -150,8 +162,16 @@ TERMINATE_AFTER = {
 
 
 @pytest.mark.parametrize("write", sorted(TERMINATE_AFTER))
+@pytest.mark.parametrize("provider", ["crelate", "clockwork"])
 def test_postgresql_terminating_the_connection_right_after_an_ats_write_duplicates_nothing(
-    write: str, team: Team, crelate: Sim, work: Any, db: Any
+    provider: str,
+    write: str,
+    team: Team,
+    crelate: Sim,
+    clockwork: Sim,
+    work: Any,
+    db: Any,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Not an exception raised by the test: PostgreSQL itself ends the worker's connection
     (pg_terminate_backend) inside the transaction that records an ATS write, before COMMIT."""
@@ -160,11 +180,8 @@ def test_postgresql_terminating_the_connection_right_after_an_ats_write_duplicat
 
     if db.engine.dialect.name != "postgresql":
         pytest.skip("terminating a server connection is a PostgreSQL test")
-    connect_crelate(team)
-    job = job_named(crelate, "Senior Python Engineer")
-    (eid,) = add(team, make_sequence(team, job_id=job), person(1))
-    for kind in ("sent", "replied"):
-        team.call("POST", f"/enrollments/{eid}/events", json={"kind": kind, "subject": "Hi"})
+    eid, job = contact_with_emails(provider, team, crelate, clockwork)
+    moves = count_stage_moves(monkeypatch)
     hits = {"n": 0}
     wanted = write  # the kind of effect whose "done" is cut off
     admin_url = db.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
@@ -190,12 +207,7 @@ def test_postgresql_terminating_the_connection_right_after_an_ats_write_duplicat
     finally:
         event.remove(db.engine, "after_cursor_execute", terminate)
     assert hits["n"] == 1
-    got = enrollment(team, eid)
-    assert got["sync_state"] == "synced" and got["error_code"] is None, got
-    assert len(ats_contacts(crelate, EMAIL)) == 1
-    record = got["ats_record_id"]
-    assert len([p for p in crelate.records("pipeline") if p["ContactId"] == record]) == 1
-    assert len([a for a in crelate.records("activities") if a["ParentId"]["Id"] == record]) == 2
+    assert_each_effect_once(provider, team, eid, job, crelate, clockwork, moves)
 
 
 def _values(params: Any) -> list[Any]:

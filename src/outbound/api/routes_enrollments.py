@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Query
-from sqlalchemy import select
+from fastapi import APIRouter, Query, Request, Response
 
 from outbound.api.deps import BoxDep, CallerDep, DbDep, SessionDep, SettingsDep
 from outbound.api.schemas import (
@@ -27,11 +26,13 @@ from outbound.api.schemas import (
     ResyncOut,
     SentimentIn,
     TimelineEntry,
+    TimelineSummaryOut,
 )
 from outbound.domain.contact_status import contact_status
 from outbound.service import ats_records, enrollments, imports, outreach
+from outbound.service import timeline as timelines
 from outbound.service.contacts import get_contact
-from outbound.store.models import Contact, Enrollment, SyncCall
+from outbound.store.models import Contact, Enrollment
 
 router = APIRouter(tags=["enrollments"])
 
@@ -64,11 +65,11 @@ def _public_snapshot(snapshot: dict[str, object] | None) -> dict[str, object] | 
 
 
 @router.post("/sequences/{sequence_id}/contacts", response_model=EnrollResult, status_code=201)
-def add_contacts(
-    sequence_id: DbId, body: EnrollIn, session: SessionDep, caller: CallerDep
-) -> object:
-    result = enrollments.add_contacts(
-        session, caller, sequence_id, [c.model_dump() for c in body.contacts]
+def add_contacts(sequence_id: DbId, body: EnrollIn, db: DbDep, caller: CallerDep) -> object:
+    """Committed chunk by chunk (no session held here): other requests and the workers get
+    the database between chunks of a big list. Answered once every chunk is committed."""
+    result = enrollments.add_contacts_in_chunks(
+        db, caller, sequence_id, [c.model_dump() for c in body.contacts]
     )
     return EnrollResult(**result.__dict__)
 
@@ -147,14 +148,44 @@ def record_event(
 
 
 @router.get("/enrollments/{enrollment_id}/timeline", response_model=list[TimelineEntry])
-def timeline(enrollment_id: DbId, session: SessionDep, caller: CallerDep) -> object:
-    """Every ATS call made for this contact, when, with what result."""
-    e = enrollments.get_enrollment(session, caller, enrollment_id)
-    return list(
-        session.scalars(
-            select(SyncCall).where(SyncCall.contact_id == e.contact_id).order_by(SyncCall.id)
+def timeline(
+    enrollment_id: DbId,
+    session: SessionDep,
+    caller: CallerDep,
+    request: Request,
+    response: Response,
+    limit: int = Query(
+        timelines.PAGE_SIZE,
+        ge=1,
+        le=timelines.MAX_PAGE_SIZE,
+        description="Calls per page (summaries are not counted)",
+    ),
+    before: int | None = Query(
+        None, ge=1, le=MAX_ID, description="Only calls before this one: the page's first id"
+    ),
+) -> object:
+    """The ATS calls made for this contact, when, with what result: the latest page, oldest
+    first within it. When earlier calls exist, the `Link` header (rel="next") gives the page
+    before (`before` = this page's first id). The oldest page starts with what retention
+    removed, in summary (entries of kind "summary")."""
+    page = timelines.timeline_page(session, caller, enrollment_id, limit, before)
+    if page.next_before is not None:
+        url = request.url.include_query_params(before=page.next_before, limit=limit)
+        response.headers["Link"] = f'<{url}>; rel="next"'
+    summaries = [
+        TimelineEntry(
+            kind="summary",
+            at=s.last_at,
+            method="",
+            path="",
+            status_code=None,
+            outcome=s.text,
+            attempt=0,
+            summary=TimelineSummaryOut.model_validate(s),
         )
-    )
+        for s in page.summaries
+    ]
+    return [*summaries, *(TimelineEntry.model_validate(c) for c in page.calls)]
 
 
 @router.get("/enrollments/{enrollment_id}/effects", response_model=list[EffectOut])
@@ -172,9 +203,9 @@ def dry_run(
 
 
 @router.post("/sequences/{sequence_id}/resync", response_model=ResyncOut, status_code=202)
-def resync(sequence_id: DbId, body: ResyncIn, session: SessionDep, caller: CallerDep) -> object:
-    batch_id, queued, skipped = enrollments.resync(
-        session,
+def resync(sequence_id: DbId, body: ResyncIn, db: DbDep, caller: CallerDep) -> object:
+    batch_id, queued, skipped = enrollments.resync_in_chunks(
+        db,
         caller,
         sequence_id,
         body.enrollment_ids,

@@ -438,14 +438,38 @@ class ImportOut(BaseModel):
     error: str | None
 
 
-class TimelineEntry(BaseModel):
+class TimelineSummaryOut(BaseModel):
+    """What retention removed from the timeline, in counts."""
+
     model_config = ConfigDict(from_attributes=True)
+    scope: Literal["ats_calls", "emails"] = Field(
+        description="ats_calls: the contact's ATS calls (counts: calls, failed); emails: this "
+        "enrollment's email events (counts per kind: sent, opened, replied...)"
+    )
+    counts: dict[str, int]
+    first_at: datetime
+    last_at: datetime
+    retention_days: int
+    text: str = Field(description="The summary in words, as the web timeline shows it")
+
+
+class TimelineEntry(BaseModel):
+    """An ATS call made for the contact or, first on the oldest page, a summary of what
+    retention removed (``kind`` "summary": ``method`` and ``path`` empty, ``outcome`` its
+    words, ``at`` the last moment it covers, ``summary`` its counts)."""
+
+    model_config = ConfigDict(from_attributes=True)
+    id: int | None = Field(
+        default=None, description="The call's id (the paging cursor); null for a summary"
+    )
+    kind: Literal["call", "summary"] = "call"
     at: datetime
     method: str
     path: str
     status_code: int | None
     outcome: str
     attempt: int
+    summary: TimelineSummaryOut | None = None
 
 
 class EffectOut(BaseModel):

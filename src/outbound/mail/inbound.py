@@ -6,6 +6,10 @@ sender's address. Then: a reply stops the steps and is recorded (and synced); an
 recorded but is not a reply, and an out-of-office pauses the contact until the date it gives
 (or a week); a hard bounce marks the contact bounced and suppresses the address team-wide; soft
 bounces count toward a threshold.
+
+Matching costs a bounded number of index lookups per message, whatever the volume stored: the
+Message-IDs looked up are capped (``MAX_THREAD_IDS``) and each lookup reads a unique or composite
+index (the ``*_statement`` functions, whose plans tests/test_query_plans.py checks).
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from datetime import datetime, timedelta
 from email.message import Message
 from email.utils import parseaddr
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from outbound.mail.classify import Classification, _header, _text, classify, parse
@@ -40,6 +44,9 @@ OUT_OF_OFFICE = re.compile(
     re.I,
 )
 DEFAULT_PAUSE = timedelta(days=7)
+# Message-IDs of a thread looked up per message: In-Reply-To and the newest References (ours
+# are recent); a References header of thousands of ids must not become one huge IN (...).
+MAX_THREAD_IDS = 50
 # Where the quoted original starts: Gmail/Apple "On ... wrote:", Outlook's separator.
 QUOTE_HEADER = re.compile(r"^\s*(On .{5,200} wrote:|-----\s*Original Message\s*-----)\s*$")
 
@@ -80,30 +87,46 @@ def reply_text(msg: Message, limit: int = 4000) -> str:
     return "\n".join(kept).strip()[:limit]
 
 
-def _our_email(session: Session, mailbox: Mailbox, ids: list[str]) -> OutboundEmail | None:
-    if not ids:
-        return None
-    return session.scalar(
+def our_email_statement(team_id: int, ids: list[str]) -> Select[OutboundEmail]:
+    """The latest of our emails among these Message-IDs (the unique message_id index)."""
+    return (
         select(OutboundEmail)
-        .where(OutboundEmail.team_id == mailbox.team_id, OutboundEmail.message_id.in_(ids))
+        .where(OutboundEmail.team_id == team_id, OutboundEmail.message_id.in_(ids))
         .order_by(OutboundEmail.id.desc())
         .limit(1)
     )
 
 
-def _by_address(session: Session, mailbox: Mailbox, address: str) -> OutboundEmail | None:
-    if not address:
-        return None
-    return session.scalar(
+def by_address_statement(mailbox_id: int, address: str) -> Select[OutboundEmail]:
+    """The latest email this mailbox sent to the address (ix_outbound_emails_mailbox_to)."""
+    return (
         select(OutboundEmail)
         .where(
-            OutboundEmail.mailbox_id == mailbox.id,
+            OutboundEmail.mailbox_id == mailbox_id,
             OutboundEmail.to_address == address.lower(),
             OutboundEmail.status == "sent",
         )
         .order_by(OutboundEmail.id.desc())
         .limit(1)
     )
+
+
+def thread_ids(in_reply_to: str, references: str) -> list[str]:
+    """The Message-IDs a message answers, nearest first, at most ``MAX_THREAD_IDS``."""
+    found = MESSAGE_IDS.findall(in_reply_to) + MESSAGE_IDS.findall(references)[::-1]
+    return list(dict.fromkeys(found))[:MAX_THREAD_IDS]
+
+
+def _our_email(session: Session, mailbox: Mailbox, ids: list[str]) -> OutboundEmail | None:
+    if not ids:
+        return None
+    return session.scalar(our_email_statement(mailbox.team_id, ids))
+
+
+def _by_address(session: Session, mailbox: Mailbox, address: str) -> OutboundEmail | None:
+    if not address:
+        return None
+    return session.scalar(by_address_statement(mailbox.id, address))
 
 
 def _failed_recipient(msg: Message) -> str:
@@ -128,7 +151,7 @@ def _match_and_apply(
         ours = _our_email(session, mailbox, [verdict.original_message_id or ""])
         ours = ours or _by_address(session, mailbox, _failed_recipient(msg))
     else:
-        ids = MESSAGE_IDS.findall(" ".join(_header(msg, h) for h in ("In-Reply-To", "References")))
+        ids = thread_ids(_header(msg, "In-Reply-To"), _header(msg, "References"))
         ours = _our_email(session, mailbox, ids) or _by_address(session, mailbox, sender)
     enrollment = session.get(Enrollment, ours.enrollment_id) if ours is not None else None
     if enrollment is None:

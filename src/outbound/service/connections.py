@@ -220,13 +220,17 @@ def clone_candidates(session: Session, caller: Caller) -> list[tuple[User, Clone
     if not can_manage_teammates(caller.role):
         raise Forbidden("only owners and managers can clone integration settings")
     source = require_connection(session, caller)
-    out = []
-    for user in session.scalars(
-        select(User).where(User.team_id == caller.team_id, User.id != caller.user_id)
-    ):
-        conn = get_connection(session, user.id)
-        out.append((user, clone_eligibility(source.provider, user.id, connection_view(conn))))
-    return out
+    # Teammates with their connections in one query, not one more per teammate.
+    rows = session.execute(
+        select(User, AtsConnection)
+        .outerjoin(AtsConnection, AtsConnection.user_id == User.id)
+        .where(User.team_id == caller.team_id, User.id != caller.user_id)
+        .order_by(User.id)
+    ).tuples()
+    return [
+        (user, clone_eligibility(source.provider, user.id, connection_view(conn)))
+        for user, conn in rows
+    ]
 
 
 def clone_settings(session: Session, caller: Caller, user_ids: list[int] | None) -> CloneResult:
@@ -238,6 +242,10 @@ def clone_settings(session: Session, caller: Caller, user_ids: list[int] | None)
         if unknown:
             raise NotFound(f"user {unknown[0]} not found", "user_ids")
     source = get_settings(session, caller.user_id)
+    # The targets' settings in one query: get_settings then finds them in the session.
+    session.scalars(
+        select(IntegrationSettings).where(IntegrationSettings.user_id.in_(list(known)))
+    ).all()
     result = CloneResult([], [])
     for user, decision in candidates:
         if user_ids is not None and user.id not in user_ids:

@@ -3,12 +3,15 @@ work it causes commit in one transaction."""
 
 from __future__ import annotations
 
+import bisect
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import Insert, and_, case, func, null, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from outbound.domain.contact_status import raise_engagement
@@ -31,7 +34,8 @@ from outbound.service.caller import Caller
 from outbound.service.contacts import CONTACT_COLUMNS, normalise_email
 from outbound.service.errors import Invalid, NotFound
 from outbound.service.sequences import get_sequence
-from outbound.store.jobs import enqueue, job_row
+from outbound.store.db import Database
+from outbound.store.jobs import enqueue, enqueue_each, job_row
 from outbound.store.models import (
     ActivityEvent,
     AtsConnection,
@@ -48,6 +52,13 @@ from outbound.store.models import (
 )
 
 MAX_BULK = 10_000
+# Rows per transaction in bulk work (add, resync, import): each chunk commits on its own, so the
+# write lock (every SQLite transaction takes it) is held for tens of milliseconds at a time and
+# other requests get the database between chunks.
+CHUNK = 500
+
+# Called after each chunk commits, with how many of the rows asked for are done so far.
+Progress = Callable[[int], None]
 
 
 @dataclass
@@ -118,6 +129,42 @@ def current_snapshot(session: Session, seq: Sequence) -> dict[str, Any] | None:
     )
 
 
+def insert_or_skip(session: Session, model: type[Any], *keys: str) -> Insert:
+    """INSERT … ON CONFLICT (keys) DO NOTHING on either engine: a row another transaction
+    stored first (a concurrent add, an earlier try of this one) is kept, not an error."""
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    # On the table, not the ORM entity: one executemany per chunk whatever the rows' None
+    # columns, without the ORM's per-row bookkeeping (see store/jobs.py).
+    return dialect.insert(model.__table__).on_conflict_do_nothing(index_elements=list(keys))
+
+
+@dataclass(frozen=True)
+class _AddTarget:
+    """What every chunk of one add needs, read once: the sequence and the settings in force."""
+
+    team_id: int
+    user_id: int
+    sequence_id: int
+    has_steps: bool
+    snapshot: dict[str, Any] | None
+
+
+def _add_target(session: Session, caller: Caller, sequence_id: int) -> _AddTarget:
+    seq = get_sequence(session, caller, sequence_id)
+    snapshot = current_snapshot(session, seq)
+    return _AddTarget(caller.team_id, caller.user_id, seq.id, bool(seq.steps), snapshot)
+
+
+def _people(contacts: list[dict[str, Any]]) -> list[tuple[str, dict[str, Any]]]:
+    """The people asked for, by normalised email, first mention first."""
+    if len(contacts) > MAX_BULK:
+        raise Invalid(f"at most {MAX_BULK} contacts per request", "contacts")
+    by_email: dict[str, dict[str, Any]] = {}
+    for data in contacts:
+        by_email.setdefault(normalise_email(data["email"]), data)
+    return list(by_email.items())
+
+
 def add_contacts(
     session: Session,
     caller: Caller,
@@ -128,125 +175,189 @@ def add_contacts(
 ) -> AddResult:
     """Upsert contacts by email and enroll them; enqueue their sync in the same transaction.
 
+    All in the caller's transaction (an import page, the demo); a request adding thousands
+    uses ``add_contacts_in_chunks``. Adds merge: a contact enrolled by a concurrent add (or an
+    earlier try of this one) counts as already present, never as a conflict.
+
     ``source``: the people were imported from these ATS records; each is linked to its own.
     """
-    if len(contacts) > MAX_BULK:
-        raise Invalid(f"at most {MAX_BULK} contacts per request", "contacts")
-    seq = get_sequence(session, caller, sequence_id)
-    snapshot = current_snapshot(session, seq)
+    people = _people(contacts)
+    target = _add_target(session, caller, sequence_id)
+    result = AddResult(0, 0, [])
+    # One transaction is one chunk: its contacts all go in sorted, whatever their number, so
+    # it cannot deadlock with another add (see _add_chunk).
+    _add_chunk(session, target, people, batch_id, source, utcnow(), result)
+    return result
+
+
+def add_contacts_in_chunks(
+    db: Database,
+    caller: Caller,
+    sequence_id: int,
+    contacts: list[dict[str, Any]],
+    batch_id: str | None = None,
+    *,
+    chunk_size: int = CHUNK,
+    progress: Progress | None = None,
+) -> AddResult:
+    """``add_contacts`` with each chunk (its contacts, enrollments and their sync jobs) committed
+    in its own short transaction, so a 10,000-contact add never holds the database for long.
+
+    If it stops half-way (a crash, a lost connection), the chunks done stay done, each whole:
+    no enrollment without its sync jobs. Repeating the same add, as a client does after an
+    error, merges: the rest is added, nobody twice (the first ones count as already present).
+    """
+    people = _people(contacts)
+    with db.session() as session:
+        target = _add_target(session, caller, sequence_id)
     now = utcnow()
+    result = AddResult(0, 0, [])
+    for start in range(0, len(people), chunk_size):
+        with db.session() as session:
+            chunk = people[start : start + chunk_size]
+            _add_chunk(session, target, chunk, batch_id, None, now, result)
+        if progress is not None:
+            progress(min(start + chunk_size, len(people)))
+    return result
 
-    by_email: dict[str, dict[str, Any]] = {}
-    for data in contacts:
-        by_email.setdefault(normalise_email(data["email"]), data)
-    emails = list(by_email)
 
-    existing: dict[str, int] = {}
-    for start in range(0, len(emails), 900):
-        chunk = emails[start : start + 900]
-        existing.update(
+def _add_chunk(
+    session: Session,
+    target: _AddTarget,
+    people: list[tuple[str, dict[str, Any]]],
+    batch_id: str | None,
+    source: ImportSource | None,
+    now: datetime,
+    result: AddResult,
+) -> None:
+    """One chunk in a fixed number of bulk statements, whatever its size. ON CONFLICT DO
+    NOTHING makes overlapping adds merge: whoever inserts an enrollment first enqueues its sync;
+    the other sees it as already present.
+
+    No deadlock between overlapping adds on PostgreSQL: contacts (shared by the team's
+    sequences) go in sorted by email, so two adds take their locks in one order; adds to one
+    sequence take turns chunk by chunk on the sequence's row, so its enrollments can go in in
+    the order asked for (the order the contacts page and the planner follow)."""
+    locked = session.scalar(
+        select(Sequence.id)
+        .where(Sequence.id == target.sequence_id)
+        .with_for_update(key_share=True)  # FOR NO KEY UPDATE: foreign-key checks still pass
+    )
+    if locked is None:  # deleted while a chunked add ran
+        raise NotFound(f"sequence {target.sequence_id} not found", "sequence_id")
+    emails = [email for email, _ in people]
+    contact_rows = [
+        {
+            "team_id": target.team_id,
+            "email": email,
+            "custom_variables": data.get("custom_variables") or {},
+            "created_at": now,
+            **{k: data.get(k) for k in CONTACT_COLUMNS if k != "custom_variables"},
+        }
+        for email, data in sorted(people, key=lambda p: p[0])
+    ]
+    stored = insert_or_skip(session, Contact, "team_id", "email").returning(
+        Contact.email, Contact.id
+    )
+    # The new ones come back with their ids; only those already stored are looked up (and keep
+    # what they have: the add does not overwrite a contact).
+    ids: dict[str, int] = dict(session.execute(stored, contact_rows).all())
+    known = [email for email in emails if email not in ids]
+    if known:
+        ids.update(
             session.execute(
                 select(Contact.email, Contact.id).where(
-                    Contact.team_id == caller.team_id, Contact.email.in_(chunk)
+                    Contact.team_id == target.team_id, Contact.email.in_(known)
                 )
             ).all()
         )
-    new_rows = [
-        {
-            "team_id": caller.team_id,
-            "email": email,
-            "custom_variables": by_email[email].get("custom_variables") or {},
-            "created_at": now,
-            **{k: by_email[email].get(k) for k in CONTACT_COLUMNS if k != "custom_variables"},
-        }
-        for email in emails
-        if email not in existing
-    ]
-    if new_rows:
-        session.execute(insert(Contact), new_rows)
-        for start in range(0, len(new_rows), 900):
-            chunk = [str(r["email"]) for r in new_rows[start : start + 900]]
-            existing.update(
-                session.execute(
-                    select(Contact.email, Contact.id).where(
-                        Contact.team_id == caller.team_id, Contact.email.in_(chunk)
-                    )
-                ).all()
-            )
+    contact_ids = [ids[email] for email in emails]
 
-    contact_ids = [existing[e] for e in emails]
-    enrolled: set[int] = set()
-    for start in range(0, len(contact_ids), 900):
-        enrolled.update(
+    imported: dict[int, tuple[str, str | None]] = {}
+    if source is not None:
+        enrolled = set(
             session.scalars(
                 select(Enrollment.contact_id).where(
-                    Enrollment.sequence_id == seq.id,
-                    Enrollment.contact_id.in_(contact_ids[start : start + 900]),
+                    Enrollment.sequence_id == target.sequence_id,
+                    Enrollment.contact_id.in_(contact_ids),
                 )
             )
         )
-    to_enroll = [cid for cid in contact_ids if cid not in enrolled]
-    sync_now = syncs_on_add(snapshot)
-    imported: dict[int, tuple[str, str | None]] = {}
-    if source is not None:
-        email_of = {existing[e]: e for e in emails}
         imported = link_imported(
-            session, source, snapshot, {cid: email_of[cid] for cid in to_enroll}, now
+            session,
+            source,
+            target.snapshot,
+            {ids[e]: e for e in emails if ids[e] not in enrolled},
+            now,
         )
+
+    sync_now = syncs_on_add(target.snapshot)
     enrollment_rows = []
-    for cid in to_enroll:
+    for cid in contact_ids:
         remote_id, off_limits = imported.get(cid, (None, None))
         enrollment_rows.append(
             {
-                "team_id": caller.team_id,
-                "sequence_id": seq.id,
+                "team_id": target.team_id,
+                "sequence_id": target.sequence_id,
                 "contact_id": cid,
-                "added_by_id": caller.user_id,
+                "added_by_id": target.user_id,
                 "state": "do_not_contact" if off_limits else "active",
                 "sync_state": "pending" if sync_now else "not_synced",
                 "error_code": "do_not_contact" if off_limits else None,
                 "error_message": off_limits,
                 "ats_record_id": remote_id,
-                "sync_snapshot": snapshot,
+                "sync_snapshot": target.snapshot,
                 "added_at": now,
                 "next_step": 0,
-                "next_send_at": now if seq.steps else None,
+                "next_send_at": now if target.has_steps else None,
                 "soft_bounces": 0,
             }
         )
-    if enrollment_rows:
-        session.execute(insert(Enrollment), enrollment_rows)
-    enrollment_ids: dict[int, int] = {}
-    for start in range(0, len(to_enroll), 900):
-        enrollment_ids.update(
-            session.execute(
-                select(Enrollment.contact_id, Enrollment.id).where(
-                    Enrollment.sequence_id == seq.id,
-                    Enrollment.contact_id.in_(to_enroll[start : start + 900]),
-                )
-            ).all()
-        )
-
-    if snapshot is not None:
-        jobs = []
-        for cid in to_enroll:
-            jobs.extend(
-                jobs_on_add(
-                    caller.team_id,
-                    snapshot,
-                    cid,
-                    enrollment_ids[cid],
-                    batch_id,
-                    now,
-                    linked=cid in imported,
-                )
-            )
-        enqueue(session, jobs)
-    return AddResult(
-        added=len(to_enroll),
-        already_present=len(contact_ids) - len(to_enroll),
-        enrollment_ids=[enrollment_ids[c] for c in to_enroll],
+    enroll = insert_or_skip(session, Enrollment, "sequence_id", "contact_id").returning(
+        Enrollment.contact_id, Enrollment.id
     )
+    # Only the rows this statement inserted come back: those are the ones this add owns.
+    added: dict[int, int] = dict(session.execute(enroll, enrollment_rows).all())
+
+    new = [cid for cid in contact_ids if cid in added]  # in the order asked for
+    snapshot = target.snapshot
+    if snapshot is not None and new:
+        conn_id = snapshot["connection_id"]
+        check = checks_ats_on_add(snapshot)
+        if check and not syncs_on_add(snapshot):
+            # "Prior to being added": looked up now, though the record is made later. An
+            # imported person is linked: nothing to look up.
+            unlinked = [added[cid] for cid in new if cid not in imported]
+            enqueue_each(
+                session,
+                "check_duplicate",
+                unlinked,
+                team_id=target.team_id,
+                connection_id=conn_id,
+                batch_id=batch_id,
+                now=now,
+            )
+        if syncs_on_add(snapshot):
+            # The sync's own look-up before it creates the record is the same question as the
+            # duplicate check: one call answers both (a "check_and_sync" job). An imported
+            # person is linked to the record they came from: nothing to check.
+            checked = {cid for cid in new if check and cid not in imported}
+            for kind, enrollment_ids in (
+                ("check_and_sync", [added[cid] for cid in new if cid in checked]),
+                ("sync_contact", [added[cid] for cid in new if cid not in checked]),
+            ):
+                enqueue_each(
+                    session,
+                    kind,
+                    enrollment_ids,
+                    team_id=target.team_id,
+                    connection_id=conn_id,
+                    batch_id=batch_id,
+                    now=now,
+                )
+    result.added += len(new)
+    result.already_present += len(contact_ids) - len(new)
+    result.enrollment_ids += [added[cid] for cid in new]
 
 
 def link_imported(
@@ -256,88 +367,58 @@ def link_imported(
     emails: dict[int, str],
     now: datetime,
 ) -> dict[int, tuple[str, str | None]]:
-    """Link each imported contact to the record it came from, in this transaction.
+    """Link each imported contact to the record it came from, in this transaction (two
+    statements for the whole chunk).
 
     Returns, for the contacts the sequence will sync in that same ATS organisation, their
     record id and why the ATS says not to email them (or None): those need no lookup, no
     duplicate warning and no create. A contact already linked there keeps its record; one whose
     create may be in flight is left to the sync (it knows how to finish it).
     """
+    records = {cid: source.records[e] for cid, e in emails.items() if e in source.records}
+    if not records:
+        return {}
+    rows: list[dict[str, Any]] = [
+        {
+            "contact_id": cid,
+            "provider": source.provider,
+            "ats_org": source.org,
+            "remote_id": records[cid].remote_id,
+            "state": "linked",
+            "intent_at": None,
+            "created_by_us": False,
+            "created_by_connection_id": source.connection_id,
+            "attached_jobs": [],
+            "logged_events": [],
+            "linked_at": now,
+        }
+        for cid in sorted(records)
+    ]
+    session.execute(insert_or_skip(session, AtsLink, "contact_id", "provider", "ats_org"), rows)
     same_ats = (
         snapshot is not None
         and snapshot["provider"] == source.provider
         and snapshot["ats_org"] == source.org
     )
+    if not same_ats or snapshot is None:
+        return {}
+    links = session.execute(
+        select(AtsLink.contact_id, AtsLink.remote_id).where(
+            AtsLink.provider == source.provider,
+            AtsLink.ats_org == source.org,
+            AtsLink.contact_id.in_(list(records)),
+            AtsLink.state == "linked",
+            AtsLink.remote_id.is_not(None),
+        )
+    )
     linked: dict[int, tuple[str, str | None]] = {}
-    for cid, email in emails.items():
-        record = source.records.get(email)
-        if record is None:
-            continue
-        link = link_for(session, cid, source.provider, source.org)
-        if link is None:
-            link = AtsLink(
-                contact_id=cid,
-                provider=source.provider,
-                ats_org=source.org,
-                remote_id=record.remote_id,
-                state="linked",
-                created_by_us=False,
-                created_by_connection_id=source.connection_id,
-                attached_jobs=[],
-                logged_events=[],
-                linked_at=now,
-            )
-            session.add(link)
-        elif not link.remote_id or link.state != "linked":
-            continue
-        if same_ats and snapshot is not None:
-            reason = off_limits_reason(
-                source.provider, record.do_not_contact, list(record.tags), snapshot
-            )
-            linked[cid] = (str(link.remote_id), reason)
-    session.flush()
+    for cid, remote_id in links:
+        record = records[cid]
+        reason = off_limits_reason(
+            source.provider, record.do_not_contact, list(record.tags), snapshot
+        )
+        linked[cid] = (str(remote_id), reason)
     return linked
-
-
-def jobs_on_add(
-    team_id: int,
-    snapshot: dict[str, Any],
-    contact_id: int,
-    enrollment_id: int,
-    batch_id: str | None,
-    now: datetime,
-    *,
-    linked: bool = False,
-) -> list[dict[str, Any]]:
-    """``linked``: imported from the record it is linked to, so nothing to look up."""
-    conn_id = snapshot["connection_id"]
-    jobs = []
-    if not linked and checks_ats_on_add(snapshot):
-        # "Prior to being added": checked first, before our own sync could create the record.
-        jobs.append(
-            job_row(
-                team_id,
-                conn_id,
-                contact_id,
-                enrollment_id,
-                "check_duplicate",
-                batch_id=batch_id,
-                now=now,
-            )
-        )
-    if syncs_on_add(snapshot):
-        jobs.append(
-            job_row(
-                team_id,
-                conn_id,
-                contact_id,
-                enrollment_id,
-                "sync_contact",
-                batch_id=batch_id,
-                now=now,
-            )
-        )
-    return jobs
 
 
 def get_enrollment(session: Session, caller: Caller, enrollment_id: int) -> Enrollment:
@@ -555,6 +636,46 @@ def set_sentiment(
     return enrollment
 
 
+@dataclass(frozen=True)
+class _ResyncPlan:
+    team_id: int
+    sequence_id: int
+    batch_id: str
+    snapshot: dict[str, Any]
+    enrollment_ids: list[int] | None  # sorted, unique; None: the whole sequence
+    backfill_activity: bool
+    apply_current_settings: bool
+
+
+def _resync_plan(
+    session: Session,
+    caller: Caller,
+    sequence_id: int,
+    enrollment_ids: list[int] | None,
+    backfill_activity: bool,
+    apply_current_settings: bool,
+) -> _ResyncPlan:
+    seq = get_sequence(session, caller, sequence_id)
+    snapshot = current_snapshot(session, seq)
+    if snapshot is None:
+        raise Invalid("connect an ATS before resyncing", "connection")
+    if enrollment_ids is not None and len(enrollment_ids) > MAX_BULK:
+        raise Invalid(f"at most {MAX_BULK} contacts per request", "enrollment_ids")
+    batch_id = uuid.uuid4().hex
+    session.add(SyncBatch(id=batch_id, team_id=caller.team_id, created_at=utcnow()))
+    # Resync is an explicit request to sync: it overrides a sync mode that waits for replies.
+    snapshot = {**snapshot, "sync_mode": "on_add", "sync_enabled": True}
+    return _ResyncPlan(
+        caller.team_id,
+        seq.id,
+        batch_id,
+        snapshot,
+        None if enrollment_ids is None else sorted(set(enrollment_ids)),
+        backfill_activity,
+        apply_current_settings,
+    )
+
+
 def resync(
     session: Session,
     caller: Caller,
@@ -573,87 +694,155 @@ def resync(
     ATS record under today's settings and mapping (never a second record);
     ``backfill_activity`` also logs their emails from before the connection existed.
     The batch exists even when it queued nothing: its progress then reads 0 of 0.
+
+    All in the caller's transaction, read chunk by chunk (memory does not grow with the
+    sequence); a request over a whole sequence uses ``resync_in_chunks``.
     """
-    seq = get_sequence(session, caller, sequence_id)
-    snapshot = current_snapshot(session, seq)
-    if snapshot is None:
-        raise Invalid("connect an ATS before resyncing", "connection")
-    q = select(Enrollment).where(
-        Enrollment.sequence_id == seq.id, Enrollment.team_id == caller.team_id
+    plan = _resync_plan(
+        session, caller, sequence_id, enrollment_ids, backfill_activity, apply_current_settings
     )
-    if enrollment_ids is not None:
-        if len(enrollment_ids) > MAX_BULK:
-            raise Invalid(f"at most {MAX_BULK} contacts per request", "enrollment_ids")
-        q = q.where(Enrollment.id.in_(enrollment_ids))
-    batch_id = uuid.uuid4().hex
-    now = utcnow()
-    session.add(SyncBatch(id=batch_id, team_id=caller.team_id, created_at=now))
     queued = skipped = 0
-    rows: list[dict[str, Any]] = []
-    conn_id = snapshot["connection_id"]
-    for enrollment in session.scalars(q):
-        already = enrollment.sync_state in ("synced", "pending")
-        if enrollment.sync_state == "pending" or (already and not apply_current_settings):
-            skipped += 1
-            continue
-        snap = dict(snapshot)
-        # Resync is an explicit request to sync: it overrides a sync mode that waits for replies.
-        snap["sync_mode"] = "on_add"
-        snap["sync_enabled"] = True
-        enrollment.sync_snapshot = snap
-        enrollment.sync_state = "pending"
-        if enrollment.error_code not in ("exists_in_ats", "do_not_contact"):
-            enrollment.error_code = None
-            enrollment.error_message = None
-        if not already and checks_ats_on_add(snap):
-            # As when added: looked up first, before our own sync could create the record.
-            # Not part of the batch's count: it runs before the contact's sync, which is.
-            rows.append(
-                job_row(
-                    caller.team_id,
-                    conn_id,
-                    enrollment.contact_id,
-                    enrollment.id,
-                    "check_duplicate",
-                    now=now,
-                )
-            )
-        rows.append(
-            job_row(
-                caller.team_id,
-                conn_id,
-                enrollment.contact_id,
-                enrollment.id,
-                "sync_contact",
-                {"refresh": already},
-                batch_id=batch_id,
-                now=now,
-            )
+    after: int | None = 0
+    while after is not None:
+        done, passed, after = _resync_chunk(session, plan, after, CHUNK)
+        queued, skipped = queued + done, skipped + passed
+    return plan.batch_id, queued, skipped
+
+
+def resync_in_chunks(
+    db: Database,
+    caller: Caller,
+    sequence_id: int,
+    enrollment_ids: list[int] | None,
+    *,
+    backfill_activity: bool = False,
+    apply_current_settings: bool = False,
+    chunk_size: int = CHUNK,
+    progress: Progress | None = None,
+) -> tuple[str, int, int]:
+    """``resync`` with each chunk of contacts (their new state and sync jobs) committed in its
+    own short transaction. The batch commits first, so its progress answers from the start and
+    grows as chunks commit. Stopped half-way, the chunks done stay queued; a new resync skips
+    them (pending) and queues the rest."""
+    with db.session() as session:
+        plan = _resync_plan(
+            session, caller, sequence_id, enrollment_ids, backfill_activity, apply_current_settings
         )
-        if backfill_activity:
-            for event in session.scalars(
-                select(ActivityEvent)
-                .where(
-                    ActivityEvent.enrollment_id == enrollment.id,
-                    ActivityEvent.kind.in_(ACTIVITY_KINDS),
-                )
-                .order_by(ActivityEvent.id)
-            ):
-                rows.append(
-                    job_row(
-                        caller.team_id,
-                        conn_id,
-                        enrollment.contact_id,
-                        enrollment.id,
-                        "log_activity",
-                        {"event_id": event.id},
-                        batch_id=batch_id,
-                        now=now,
-                    )
-                )
-        queued += 1
-    enqueue(session, rows)
-    return batch_id, queued, skipped
+    queued = skipped = 0
+    after: int | None = 0
+    while after is not None:
+        with db.session() as session:
+            done, passed, after = _resync_chunk(session, plan, after, chunk_size)
+        queued, skipped = queued + done, skipped + passed
+        if progress is not None:
+            progress(queued + skipped)
+    return plan.batch_id, queued, skipped
+
+
+# A resync keeps these warnings: they are about the person, not about a failed sync.
+KEPT_ERRORS = ("exists_in_ats", "do_not_contact")
+
+
+def _resync_chunk(
+    session: Session, plan: _ResyncPlan, after: int, size: int
+) -> tuple[int, int, int | None]:
+    """Up to ``size`` enrollments with ids above ``after`` (keyset paging: no OFFSET, nothing
+    held between chunks), in a fixed number of statements whatever the size: read the page,
+    one guarded UPDATE, their earlier emails if asked, an INSERT … SELECT per kind of job.
+
+    Returns (queued, skipped, the id to continue after or None when done)."""
+    page = select(Enrollment.id, Enrollment.sync_state).where(
+        Enrollment.sequence_id == plan.sequence_id, Enrollment.team_id == plan.team_id
+    )
+    cursor: int | None
+    if plan.enrollment_ids is None:
+        page = page.where(Enrollment.id > after).order_by(Enrollment.id).limit(size)
+    else:
+        start = bisect.bisect_right(plan.enrollment_ids, after)
+        wanted = plan.enrollment_ids[start : start + size]
+        page = page.where(Enrollment.id.in_(wanted))
+        cursor = wanted[-1] if start + size < len(plan.enrollment_ids) else None
+    rows = session.execute(page).all()
+    if plan.enrollment_ids is None:
+        cursor = rows[-1].id if len(rows) == size else None
+
+    fresh = [r.id for r in rows if r.sync_state not in ("synced", "pending")]
+    again = [r.id for r in rows if r.sync_state == "synced"] if plan.apply_current_settings else []
+    if not fresh and not again:
+        return 0, len(rows), cursor
+    keep = Enrollment.error_code.in_(KEPT_ERRORS)
+    # Guarded by the state read: a contact a worker moved meanwhile is left alone (skipped).
+    picked = update(Enrollment).where(
+        or_(
+            and_(Enrollment.id.in_(fresh), Enrollment.sync_state.not_in(("synced", "pending"))),
+            and_(Enrollment.id.in_(again), Enrollment.sync_state == "synced"),
+        )
+    )
+    updated = sorted(
+        session.execute(
+            picked.values(
+                sync_snapshot=plan.snapshot,
+                sync_state="pending",
+                error_code=case((keep, Enrollment.error_code), else_=null()),
+                error_message=case((keep, Enrollment.error_message), else_=null()),
+            )
+            .returning(Enrollment.id, Enrollment.contact_id)
+            .execution_options(synchronize_session="fetch")
+        ).all()
+    )
+
+    earlier: dict[int, list[int]] = {}
+    if plan.backfill_activity:
+        for enrollment_id, event_id in session.execute(
+            select(ActivityEvent.enrollment_id, ActivityEvent.id)
+            .where(
+                ActivityEvent.enrollment_id.in_([u.id for u in updated]),
+                ActivityEvent.kind.in_(ACTIVITY_KINDS),
+            )
+            .order_by(ActivityEvent.enrollment_id, ActivityEvent.id)
+        ):
+            earlier.setdefault(enrollment_id, []).append(event_id)
+
+    now = utcnow()
+    conn_id = plan.snapshot["connection_id"]
+    first_time = set(fresh)
+    new = [u.id for u in updated if u.id in first_time]
+    # As when added: contacts synced for the first time are checked for duplicates by the
+    # sync's own look-up before it creates their record (one call answers both).
+    first_kind = "check_and_sync" if checks_ats_on_add(plan.snapshot) else "sync_contact"
+    for kind, ids, refresh in (
+        (first_kind, new, False),
+        ("sync_contact", [u.id for u in updated if u.id not in first_time], True),
+    ):
+        enqueue_each(
+            session,
+            kind,
+            ids,
+            team_id=plan.team_id,
+            connection_id=conn_id,
+            payload={"refresh": refresh},
+            batch_id=plan.batch_id,
+            now=now,
+        )
+    # Their emails from before, each logged after the contact's sync (jobs run in id order).
+    enqueue(
+        session,
+        (
+            job_row(
+                plan.team_id,
+                conn_id,
+                contact_id,
+                enrollment_id,
+                "log_activity",
+                {"event_id": event_id},
+                plan.batch_id,
+                now,
+            )
+            for enrollment_id, contact_id in updated
+            for event_id in earlier.get(enrollment_id, [])
+        ),
+    )
+    return len(updated), len(rows) - len(updated), cursor
 
 
 def batch_progress(session: Session, caller: Caller, batch_id: str) -> dict[str, int]:
@@ -675,11 +864,3 @@ def batch_progress(session: Session, caller: Caller, batch_id: str) -> dict[str,
         "failed": counts.get("failed", 0),
         "pending": counts.get("pending", 0) + counts.get("running", 0),
     }
-
-
-def link_for(session: Session, contact_id: int, provider: str, org: str) -> AtsLink | None:
-    return session.scalar(
-        select(AtsLink).where(
-            AtsLink.contact_id == contact_id, AtsLink.provider == provider, AtsLink.ats_org == org
-        )
-    )

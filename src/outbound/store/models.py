@@ -188,6 +188,10 @@ class Enrollment(Base):
     __table_args__ = (
         UniqueConstraint("sequence_id", "contact_id", name="uq_enrollments_seq_contact"),
         Index("ix_enrollments_error", "sequence_id", "error_code"),
+        # The planner's resume_paused: ended pauses, a batch per round.
+        Index("ix_enrollments_paused", "state", "paused_until"),
+        # Resync pages through one sequence by id, a chunk at a time.
+        Index("ix_enrollments_sequence_id", "sequence_id", "id"),
     )
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"), index=True)
@@ -215,6 +219,12 @@ class Enrollment(Base):
 
 class ActivityEvent(Base):
     __tablename__ = "activity_events"
+    __table_args__ = (
+        # The dashboard's sends and replies per day: the team's last two weeks only.
+        Index("ix_activity_events_team_day", "team_id", "occurred_at"),
+        # Retention sweeps events oldest first, a chunk at a time (service/retention.py).
+        Index("ix_activity_events_age", "occurred_at", "id"),
+    )
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"), index=True)
     enrollment_id: Mapped[int] = mapped_column(
@@ -285,6 +295,11 @@ class SyncJob(Base):
         Index("ix_sync_jobs_order", "contact_id", "connection_id", "id"),
         # The claim goes connection by connection (claims.py).
         Index("ix_sync_jobs_connection", "connection_id", "status", "id"),
+        # A contact's open jobs of one kind: the planner's "duplicate check first" (without it,
+        # one NOT EXISTS scanned the whole table per due contact), cancelling on stop.
+        Index("ix_sync_jobs_enrollment", "enrollment_id", "kind", "status"),
+        # Retention sweeps finished jobs oldest first (open jobs have no finished_at).
+        Index("ix_sync_jobs_age", "finished_at", "id"),
     )
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"))
@@ -323,6 +338,12 @@ class SyncCall(Base):
     """The per-contact timeline: every ATS call made for a contact and its result."""
 
     __tablename__ = "sync_calls"
+    __table_args__ = (
+        # The dashboard's 429s in the last hour, without reading every call ever made.
+        Index("ix_sync_calls_status_at", "status_code", "at"),
+        # Retention sweeps calls oldest first, a chunk at a time (service/retention.py).
+        Index("ix_sync_calls_age", "at", "id"),
+    )
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     contact_id: Mapped[int] = mapped_column(
         ForeignKey("contacts.id", ondelete="CASCADE"), index=True
@@ -334,6 +355,38 @@ class SyncCall(Base):
     outcome: Mapped[str] = mapped_column(String(200))
     attempt: Mapped[int] = mapped_column(Integer, default=1)
     at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class TimelineSummary(Base):
+    """What retention removed from a contact's timeline, in counts: the ATS calls made for the
+    contact (``enrollment_id`` null) or the email events of one enrollment. Retention adds to
+    it as it deletes, in the same transaction; a reader sums a key's rows (two pruners racing
+    may each write one)."""
+
+    __tablename__ = "timeline_summaries"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    contact_id: Mapped[int] = mapped_column(
+        ForeignKey("contacts.id", ondelete="CASCADE"), index=True
+    )
+    enrollment_id: Mapped[int | None] = mapped_column(
+        ForeignKey("enrollments.id", ondelete="CASCADE")
+    )
+    # calls: {"calls": 40, "failed": 3}; events: {"sent": 42, "replied": 3, ...}
+    counts: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    first_at: Mapped[datetime]
+    last_at: Mapped[datetime]
+    retention_days: Mapped[int] = mapped_column(Integer)
+    pruned_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class RetentionCursor(Base):
+    """Where retention's sweep of one table stands (time, id): rows still needed are passed
+    over once per sweep instead of being read again by every chunk."""
+
+    __tablename__ = "retention_cursors"
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    after_at: Mapped[datetime | None]
+    after_id: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class ImportRun(Base):
@@ -407,7 +460,13 @@ class OutboundEmail(Base):
     """
 
     __tablename__ = "outbound_emails"
-    __table_args__ = (Index("ix_outbound_emails_claim", "status", "run_after"),)
+    __table_args__ = (
+        Index("ix_outbound_emails_claim", "status", "run_after"),
+        # The planner's daily-limit count: today's emails of one mailbox.
+        Index("ix_outbound_emails_mailbox_day", "mailbox_id", "created_at", "status"),
+        # Inbound matching by the sender's address, when no Message-ID matched.
+        Index("ix_outbound_emails_mailbox_to", "mailbox_id", "to_address", "status"),
+    )
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"))
     enrollment_id: Mapped[int] = mapped_column(

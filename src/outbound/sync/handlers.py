@@ -91,7 +91,7 @@ async def ensure_record(run: JobRun, cs: ContactState) -> str:
             await run.save_link(cs, remote_id=found.id, state="linked", created_by_us=False)
             if not await mark_if_off_limits(run, cs, found):
                 await update_existing(run, cs, found.id, found.fields)
-                if job.payload.get("check_duplicate") and cs.snapshot["dedup_enabled"]:
+                if job.kind == "check_and_sync" and cs.snapshot["dedup_enabled"]:
                     # This lookup is also the add's duplicate check (one question, one call).
                     await mark_exists(run, cs)
         return found.id
@@ -222,6 +222,10 @@ async def sync_contact(run: JobRun) -> None:
     if cs is None or cs.snapshot is None or await held_after_switch(run, cs):
         return
     had_record = cs.link is not None and cs.link.remote_id is not None
+    if had_record and job.kind == "check_and_sync":
+        # Already linked (added before, elsewhere): no look-up happens below, so the add's
+        # duplicate and do-not-contact check asks on its own, as a lone check would.
+        await check_duplicate(run)
     remote_id = await ensure_record(run, cs)
     if had_record and job.payload.get("refresh"):
         # An explicit re-sync after a settings or mapping change: update, never re-create.
@@ -385,6 +389,8 @@ async def find_stage(connector: Connector, job_id: str, wanted: str) -> AtsStage
 
 HANDLERS = {
     "sync_contact": sync_contact,
+    # A sync whose look-up before creating is also the add's duplicate check (one call).
+    "check_and_sync": sync_contact,
     "check_duplicate": check_duplicate,
     "log_activity": log_activity,
     "set_stage": set_stage,

@@ -14,12 +14,12 @@ from sqlalchemy.orm import Session
 from outbound.connectors.base import AtsPerson
 from outbound.service.caller import Caller
 from outbound.service.contacts import normalise_email
-from outbound.service.enrollments import ImportSource, ListedRecord, add_contacts
+from outbound.service.enrollments import CHUNK, ImportSource, ListedRecord, add_contacts
 from outbound.store.db import Database
 from outbound.store.models import AtsConnection, ImportRun, User, utcnow
 from outbound.sync.handlers import JobRun, tag_titles
 
-BATCH = 500
+BATCH = CHUNK  # one page of the list per transaction, with its progress
 
 
 def _start(

@@ -34,6 +34,7 @@ from outbound.connectors.registry import ATS, make_connector, rate_per_second
 from outbound.crypto import SecretBox
 from outbound.domain.vocabulary import PROVIDER_TITLES
 from outbound.http import Request, Response
+from outbound.service import retention
 from outbound.settings import Settings
 from outbound.store.db import Database
 from outbound.store.models import AtsConnection, SyncJob
@@ -45,6 +46,8 @@ from outbound.sync.importer import finish_run, import_list
 from outbound.sync.rate_limit import TokenBucket
 
 log = logging.getLogger("outbound.worker")
+# The first retention round waits for the worker to settle in (a restart loop prunes nothing).
+PRUNE_FIRST_AFTER = 30.0
 _calls: contextvars.ContextVar[list[dict[str, Any]] | None] = contextvars.ContextVar(
     "calls", default=None
 )
@@ -100,6 +103,9 @@ class Worker:
         self._rotation = 0
         self._stop = asyncio.Event()
         self._healthy: dict[int, bool] = {}
+        # Retention runs beside the sync work, a bounded amount at a time (service/retention).
+        self._prune_at = time.monotonic() + PRUNE_FIRST_AFTER
+        self._prune_tables: list[str] | None = None
         self.error_pause = 2.0
 
     def stop(self) -> None:
@@ -320,7 +326,7 @@ class Worker:
             finish_run(session, job.payload["import_id"], message)
             return
         changes: dict[str, Any] = {"error_code": code, "error_message": message}
-        if job.kind == "sync_contact":
+        if job.kind in ("sync_contact", "check_and_sync"):
             changes["sync_state"] = "failed"
         st.change_enrollment(session, job.enrollment_id, **changes)
 
@@ -435,6 +441,8 @@ class Worker:
                         last_beat = time.monotonic()
                     except Exception:  # the database is away: try again next round
                         log.exception("heartbeat failed; retrying")
+                if time.monotonic() >= self._prune_at:
+                    await self._prune()
                 if started == 0:
                     waiters = list(self._inflight.values())
                     if waiters:
@@ -452,6 +460,21 @@ class Worker:
             for runtime in self._runtimes.values():
                 await runtime.connector.aclose()
             self._runtimes.clear()
+
+    async def _prune(self) -> None:
+        """One bounded round of retention (finished jobs, call logs, old events): sooner again
+        while a sweep is unfinished. Its failure (the database away) never stops the worker."""
+        try:
+            tables = self._prune_tables or retention.TABLES
+            report = await asyncio.to_thread(
+                retention.prune_once, self.db, self.settings, tables=tables
+            )
+        except Exception:
+            log.exception("retention round failed; retrying later")
+            self._prune_at = time.monotonic() + retention.INTERVAL_SECONDS
+            return
+        self._prune_tables = report.unfinished or None
+        self._prune_at = time.monotonic() + report.next_run_in
 
     def open_job_count(self) -> int:
         with self.db.session() as session:

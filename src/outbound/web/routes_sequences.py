@@ -4,9 +4,9 @@ with plain-language errors, timeline, sentiment, resync and import with live pro
 from __future__ import annotations
 
 import html
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -17,11 +17,12 @@ from outbound.api.schemas import ContactIn, SequenceSyncIn, StepIn
 from outbound.connectors.registry import ATS
 from outbound.domain.contact_status import contact_status
 from outbound.service import connections, enrollments, imports, outreach, sequences
+from outbound.service import timeline as timelines
 from outbound.service.ats_calls import call_ats
 from outbound.service.caller import Caller
 from outbound.service.errors import ServiceError
 from outbound.service.sequences import StepInput
-from outbound.store.models import AtsConnection, Contact, Enrollment, Sequence, SyncCall
+from outbound.store.models import AtsConnection, Contact, Enrollment, Sequence
 from outbound.web.forms import FormInvalid, attempt, blank_to_none, checkbox, parse
 from outbound.web.render import page, templates
 from outbound.web.routes_integrations import RECORD_TYPES, _ats_lists
@@ -360,11 +361,16 @@ async def add_contacts(
 ) -> Response:
     form = await request.form()
     text = str(form.get("contacts") or "")
+    with db.session() as session:
+        caller, user = current_caller(request, session)
     try:
-        with db.session() as session:
-            caller, user = current_caller(request, session)
-            people = _parse_people(text)
-            result = attempt(lambda: enrollments.add_contacts(session, caller, sequence_id, people))
+        people = _parse_people(text)
+        # Chunks that commit as they go, in a worker thread: neither the database nor this
+        # server's event loop is held while a big list goes in.
+        result = await run_in_threadpool(
+            attempt,
+            lambda: enrollments.add_contacts_in_chunks(db, caller, sequence_id, people),
+        )
     except FormInvalid as exc:
         with db.session() as session:
             caller, user = current_caller(request, session)
@@ -441,20 +447,28 @@ def clear_error(eid: int, request: Request, db: DbDep) -> Response:
 
 
 @router.get("/enrollments/{eid}/timeline")
-def timeline(eid: int, request: Request, db: DbDep) -> Response:
+def timeline(
+    eid: int, request: Request, db: DbDep, before: Annotated[int | None, Query(ge=1)] = None
+) -> Response:
+    """The contact's timeline with its latest ATS calls; with ``before``, only the page of
+    calls before that one ("Show earlier")."""
     with db.session() as session:
         caller, _ = current_caller(request, session)
+        calls = timelines.timeline_page(session, caller, eid, timelines.PAGE_SIZE, before)
+        context: dict[str, Any] = {
+            "calls": calls.calls,
+            "next_before": calls.next_before,
+            "eid": eid,
+        }
+        if before is not None:
+            return templates.TemplateResponse(request, "_timeline_calls.html", context)
         e = enrollments.get_enrollment(session, caller, eid)
-        calls = session.scalars(
-            select(SyncCall).where(SyncCall.contact_id == e.contact_id).order_by(SyncCall.id)
-        ).all()
-        emails = outreach.emails_of(session, caller, eid)
-        written = enrollments.written_effects(session, caller, eid)
-        return templates.TemplateResponse(
-            request,
-            "_timeline.html",
-            {"calls": calls, "emails": emails, "written": written, "eid": eid},
-        )
+        context |= {
+            "summaries": timelines.summaries_of(session, e),
+            "emails": outreach.emails_of(session, caller, eid),
+            "written": enrollments.written_effects(session, caller, eid),
+        }
+        return templates.TemplateResponse(request, "_timeline.html", context)
 
 
 def _alert(message: str, status: int, row: bool = False) -> HTMLResponse:
@@ -468,10 +482,10 @@ def _alert(message: str, status: int, row: bool = False) -> HTMLResponse:
 def resync_all(sequence_id: int, request: Request, db: DbDep) -> Response:
     with db.session() as session:
         caller, _ = current_caller(request, session)
-        try:
-            batch, queued, skipped = enrollments.resync(session, caller, sequence_id, None)
-        except ServiceError as exc:
-            return _alert(exc.message, 200)
+    try:  # chunk by chunk, each committed (no session held here)
+        batch, queued, skipped = enrollments.resync_in_chunks(db, caller, sequence_id, None)
+    except ServiceError as exc:
+        return _alert(exc.message, 200)
     if queued == 0:
         return HTMLResponse(
             f'<p role="status">Nothing to resync: {skipped} contact(s) already synced.</p>'

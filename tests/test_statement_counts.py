@@ -1,0 +1,178 @@
+"""Pages read a fixed number of statements, whatever the number of rows they show (issue 15):
+the dashboard's sync health per connection and the clone candidates. Each is counted with 5
+rows and with 50 (SQLAlchemy's ``before_cursor_execute``); the counts must be equal."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import event, insert
+
+from outbound.store.db import Database
+from outbound.store.models import (
+    AtsConnection,
+    Contact,
+    Enrollment,
+    Sequence,
+    SyncCall,
+    SyncJob,
+    User,
+    utcnow,
+)
+from outbound.web.session import hash_password
+from tests.conftest import Team
+
+PASSWORD = "pw-owner-123"
+
+
+@contextmanager
+def counting(db: Database) -> Iterator[list[str]]:
+    statements: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        statements.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", seen)
+    try:
+        yield statements
+    finally:
+        event.remove(db.engine, "before_cursor_execute", seen)
+
+
+def add_teammates(db: Database, team: Team, start: int, stop: int) -> None:
+    """Teammates on Crelate (every other one connected), each with a sequence, a contact, an
+    open job and a recent 429: something in every column of the dashboard."""
+    now = utcnow()
+    with db.session() as s:
+        for i in range(start, stop):
+            user = User(
+                team_id=team.team_id, email=f"mate{i}@acme.test", name=f"Mate {i}", role="recruiter"
+            )
+            s.add(user)
+            s.flush()
+            if i % 2:
+                continue
+            conn = AtsConnection(
+                user_id=user.id,
+                team_id=team.team_id,
+                provider="crelate",
+                credentials_encrypted=b"sealed",
+                ats_org="https://app.crelate.com",
+                ats_user_id=f"mate{i}",
+                ats_user_name=f"Mate {i}",
+            )
+            seq = Sequence(team_id=team.team_id, owner_id=user.id, name=f"S{i}")
+            contact = Contact(team_id=team.team_id, email=f"p{i}@prospect.test")
+            s.add_all([conn, seq, contact])
+            s.flush()
+            enrollment = Enrollment(
+                team_id=team.team_id,
+                sequence_id=seq.id,
+                contact_id=contact.id,
+                added_by_id=user.id,
+                sync_state="synced",
+            )
+            s.add(enrollment)
+            s.flush()
+            job = s.execute(
+                insert(SyncJob).returning(SyncJob.id),
+                {
+                    "team_id": team.team_id,
+                    "connection_id": conn.id,
+                    "contact_id": contact.id,
+                    "enrollment_id": enrollment.id,
+                    "kind": "sync_contact",
+                    "payload": {},
+                    "status": "pending",
+                    "run_after": now,
+                    "created_at": now,
+                },
+            ).scalar_one()
+            s.add(
+                SyncCall(
+                    contact_id=contact.id,
+                    job_id=job,
+                    method="GET",
+                    path="/contacts",
+                    status_code=429,
+                    outcome="rate limited",
+                    at=now - timedelta(minutes=5),
+                )
+            )
+
+
+def connect_owner(db: Database, team: Team) -> None:
+    with db.session() as s:
+        s.add(
+            AtsConnection(
+                user_id=team.user_ids["owner"],
+                team_id=team.team_id,
+                provider="crelate",
+                credentials_encrypted=b"sealed",
+                ats_org="https://app.crelate.com",
+                ats_user_id="owner",
+                ats_user_name="Owner",
+            )
+        )
+        owner = s.get(User, team.user_ids["owner"])
+        assert owner is not None
+        owner.password_hash = hash_password(PASSWORD)
+
+
+def sign_in(team: Team) -> None:
+    form = team.client.get("/login").text
+    match = re.search(r'name="csrf_token" value="([^"]+)"', form)
+    assert match
+    answer = team.client.post(
+        "/login",
+        data={"email": "owner@acme.test", "password": PASSWORD, "csrf_token": match.group(1)},
+        follow_redirects=False,
+    )
+    assert answer.status_code == 303
+
+
+def statements_for(db: Database, request: Callable[[], Any]) -> int:
+    with counting(db) as statements:
+        request()
+    return len(statements)
+
+
+def test_the_dashboard_reads_as_much_for_50_connections_as_for_5(team: Team, db: Database) -> None:
+    connect_owner(db, team)
+    sign_in(team)
+
+    def dashboard() -> str:
+        answer = team.client.get("/")
+        assert answer.status_code == 200
+        return answer.text
+
+    add_teammates(db, team, 0, 10)  # 5 of them connected
+    with_5 = statements_for(db, dashboard)
+    assert dashboard().count("<strong>Mate ") == 5
+    add_teammates(db, team, 10, 100)  # 50 connected
+    with_50 = statements_for(db, dashboard)
+    assert dashboard().count("<strong>Mate ") == 50
+    assert with_50 == with_5
+
+
+def test_clone_candidates_read_as_much_for_50_teammates_as_for_5(team: Team, db: Database) -> None:
+    connect_owner(db, team)
+
+    def candidates() -> list[dict[str, Any]]:
+        answer = team.call("GET", "/settings/clone-candidates")
+        assert answer.status_code == 200, answer.text
+        return list(answer.json())
+
+    add_teammates(db, team, 0, 3)  # with the manager and the recruiter: 5 teammates
+    with_5 = statements_for(db, candidates)
+    assert len(candidates()) == 5
+    add_teammates(db, team, 3, 48)
+    with_50 = statements_for(db, candidates)
+    listed = candidates()
+    assert len(listed) == 50
+    assert sum(1 for c in listed if c["eligible"]) == 24  # the connected half of the mates
+    assert with_50 == with_5
