@@ -67,9 +67,10 @@ class JobRun:
         )
 
 
-async def ensure_record(run: JobRun, cs: ContactState) -> str:
+async def ensure_record(run: JobRun, cs: ContactState) -> tuple[str, bool]:
     """The ATS record for this contact: linked if the email exists, created once otherwise.
 
+    Returns the record's id, and whether Outbound made it (this job, or an earlier try of it).
     The create is an intent in the effect ledger, committed before the call: if the process,
     the network or the database goes away before the new id is recorded, the retry knows a
     record found for this email (or one made since the intent) is ours, never a second one."""
@@ -79,7 +80,7 @@ async def ensure_record(run: JobRun, cs: ContactState) -> str:
     if cs.link is not None and cs.link.remote_id:
         if cs.link.state == "created":  # id recorded, details may be half-written
             await complete_details(run, cs, cs.link.remote_id, fresh=False)
-        return cs.link.remote_id
+        return cs.link.remote_id, cs.link.created_by_us
 
     create = run.effect(cs, CREATE_EFFECT)
     found = await conn.find_person_by_email(cs.contact["email"], full_name(cs.contact))
@@ -87,14 +88,14 @@ async def ensure_record(run: JobRun, cs: ContactState) -> str:
         if cs.create_intent_at is not None:  # our own create landed; its answer was lost
             await run.done(create, remote_id=found.id, state="created", created_by_us=True)
             await complete_details(run, cs, found.id, fresh=False)
-        else:
-            await run.save_link(cs, remote_id=found.id, state="linked", created_by_us=False)
-            if not await mark_if_off_limits(run, cs, found):
-                await update_existing(run, cs, found.id, found.fields)
-                if job.kind == "check_and_sync" and cs.snapshot["dedup_enabled"]:
-                    # This lookup is also the add's duplicate check (one question, one call).
-                    await mark_exists(run, cs)
-        return found.id
+            return found.id, True
+        await run.save_link(cs, remote_id=found.id, state="linked", created_by_us=False)
+        if not await mark_if_off_limits(run, cs, found):
+            await update_existing(run, cs, found.id, found.fields)
+            if job.kind == "check_and_sync" and cs.snapshot["dedup_enabled"]:
+                # This lookup is also the add's duplicate check (one question, one call).
+                await mark_exists(run, cs)
+        return found.id, False
 
     remote_id = None
     if cs.create_intent_at is not None:
@@ -106,12 +107,12 @@ async def ensure_record(run: JobRun, cs: ContactState) -> str:
             remote_id = await conn.create_person(person)
         except DuplicateRecord as duplicate:
             await run.db_call(st.drop_effect, create)  # refused: nothing of ours landed
-            return await link_duplicate(run, cs, duplicate.existing_id)
+            return await link_duplicate(run, cs, duplicate.existing_id), False
     await run.done(create, remote_id=remote_id, state="created", created_by_us=True)
     await complete_details(run, cs, remote_id, fresh=fresh)
     if fresh and not cs.owner_known:
         await learn_owner(run, remote_id)
-    return remote_id
+    return remote_id, True
 
 
 async def complete_details(run: JobRun, cs: ContactState, remote_id: str, fresh: bool) -> None:
@@ -226,16 +227,16 @@ async def sync_contact(run: JobRun) -> None:
         # Already linked (added before, elsewhere): no look-up happens below, so the add's
         # duplicate and do-not-contact check asks on its own, as a lone check would.
         await check_duplicate(run)
-    remote_id = await ensure_record(run, cs)
+    remote_id, made_by_us = await ensure_record(run, cs)
     if had_record and job.payload.get("refresh"):
         # An explicit re-sync after a settings or mapping change: update, never re-create.
         existing = await run.connector.get_person(remote_id)
         await update_existing(run, cs, remote_id, existing.fields)
     job_id = cs.snapshot.get("job_id")
     if job_id:
-        cs = await run.db_call(load_state, job.connection_id, job.contact_id, job.enrollment_id)
-        known_new = not had_record and cs.link is not None and cs.link.created_by_us
-        await attach_to_job(run, cs, remote_id, job_id, known_new)
+        # No need to read the link back: one this job made holds no job yet, and an earlier
+        # link's jobs were read above. A record made by us just now cannot be on the job.
+        await attach_to_job(run, cs, remote_id, job_id, known_new=not had_record and made_by_us)
     await run.db_call(st.mark_contact_synced, job.contact_id, job.enrollment_id, remote_id)
 
 
