@@ -59,6 +59,10 @@ def find_link(session: Session, contact_id: int, provider: str, org: str) -> Ats
 def _create_intent_at(
     session: Session, contact_id: int, provider: str, org: str, link: AtsLink | None
 ) -> str | None:
+    if link is not None and link.remote_id:
+        # The create's "done" and the link's id commit together: a linked contact has no
+        # unfinished create, so the jobs after the first one skip this query.
+        return None
     began = session.scalar(
         select(AtsEffect.began_at).where(
             AtsEffect.provider == provider,
