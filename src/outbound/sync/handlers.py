@@ -9,8 +9,11 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
+
+from sqlalchemy.orm import Session
 
 from outbound.connectors.base import (
     ActivityInput,
@@ -31,15 +34,45 @@ from outbound.store.db import Database
 from outbound.sync import state as st
 from outbound.sync.claims import ClaimedJob
 
+Fact = Callable[[Session], None]
+
 
 @dataclass
 class JobRun:
+    """One job's run. Facts it learns (a write done, a link learnt, a contact marked) wait in
+    ``pending`` and commit with the next transaction the job opens anyway: the next write's
+    intent, or the job's settle (sync/worker.py). A job commits once per ATS write plus once
+    at the end, not once per fact. Should that transaction fail, its facts are dropped, not
+    retried: each write's intent is still in the ledger, so the retry asks the ATS before
+    writing again (never a second write)."""
+
     db: Database
     job: ClaimedJob
     connector: Connector
+    pending: list[Fact] = field(default_factory=list)
 
     async def db_call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
         return await asyncio.to_thread(fn, self.db, *args, **kwargs)
+
+    def later(self, fn: Callable[..., None], *args: Any, **kwargs: Any) -> None:
+        """A fact to commit with the job's next transaction."""
+        self.pending.append(lambda session: fn(session, *args, **kwargs))
+
+    def take_pending(self) -> list[Fact]:
+        facts, self.pending = self.pending, []
+        return facts
+
+    async def in_transaction(self, fn: Callable[[Session], Any]) -> Any:
+        """``fn`` in one transaction, after the pending facts (which it takes, come what may)."""
+        facts = self.take_pending()
+
+        def unit() -> Any:
+            with self.db.session() as session:
+                for fact in facts:
+                    fact(session)
+                return fn(session)
+
+        return await asyncio.to_thread(unit)
 
     def effect(self, cs: ContactState, name: str) -> st.EffectKey:
         assert self.job.contact_id is not None
@@ -47,24 +80,25 @@ class JobRun:
 
     async def begin(self, key: st.EffectKey) -> str:
         """The ledger's intent, committed before the ATS call (see AtsEffect)."""
-        return str(await self.db_call(st.begin_effect, key, self.job.id))
+        job_id = self.job.id
+        return str(await self.in_transaction(lambda s: st.begin_effect(s, key, job_id)))
 
-    async def done(self, key: st.EffectKey, **link_changes: Any) -> None:
-        """The write is done; the link learns what it changed in the same transaction."""
-        await self.db_call(
-            st.finish_effect, key, self.job.id, self.job.connection_id, **link_changes
+    def done(self, key: st.EffectKey, **link_changes: Any) -> None:
+        """The write is done; the link learns what it changed with it (one fact)."""
+        # Looked up at commit time, not now: tests stand in for st.finish_effect to fail it.
+        self.later(
+            lambda s: st.finish_effect(s, key, self.job.id, self.job.connection_id, **link_changes)
         )
 
-    async def save_link(self, cs: ContactState, **changes: Any) -> None:
+    def save_link(self, cs: ContactState, **changes: Any) -> None:
         """Update this contact's link row for the ATS organisation the job writes to."""
-        await self.db_call(
-            st.save_link,
-            self.job.contact_id,
-            cs.provider,
-            cs.org,
-            self.job.connection_id,
-            **changes,
-        )
+        job = self.job
+        assert job.contact_id is not None
+        self.later(st.save_link, job.contact_id, cs.provider, cs.org, job.connection_id, **changes)
+
+    def mark(self, **changes: Any) -> None:
+        """Change the job's enrollment (its state, the error a recruiter sees)."""
+        self.later(st.change_enrollment, self.job.enrollment_id, **changes)
 
 
 async def ensure_record(run: JobRun, cs: ContactState) -> tuple[str, bool]:
@@ -86,15 +120,15 @@ async def ensure_record(run: JobRun, cs: ContactState) -> tuple[str, bool]:
     found = await conn.find_person_by_email(cs.contact["email"], full_name(cs.contact))
     if found is not None:
         if cs.create_intent_at is not None:  # our own create landed; its answer was lost
-            await run.done(create, remote_id=found.id, state="created", created_by_us=True)
+            run.done(create, remote_id=found.id, state="created", created_by_us=True)
             await complete_details(run, cs, found.id, fresh=False)
             return found.id, True
-        await run.save_link(cs, remote_id=found.id, state="linked", created_by_us=False)
-        if not await mark_if_off_limits(run, cs, found):
+        run.save_link(cs, remote_id=found.id, state="linked", created_by_us=False)
+        if not mark_if_off_limits(run, cs, found):
             await update_existing(run, cs, found.id, found.fields)
             if job.kind == "check_and_sync" and cs.snapshot["dedup_enabled"]:
                 # This lookup is also the add's duplicate check (one question, one call).
-                await mark_exists(run, cs)
+                mark_exists(run, cs)
         return found.id, False
 
     remote_id = None
@@ -106,9 +140,11 @@ async def ensure_record(run: JobRun, cs: ContactState) -> tuple[str, bool]:
         try:
             remote_id = await conn.create_person(person)
         except DuplicateRecord as duplicate:
-            await run.db_call(st.drop_effect, create)  # refused: nothing of ours landed
+            # Refused: nothing of ours landed. Committed now: a retry must not take the
+            # record the ATS names for one of ours.
+            await run.in_transaction(lambda s: st.drop_effect(s, create))
             return await link_duplicate(run, cs, duplicate.existing_id), False
-    await run.done(create, remote_id=remote_id, state="created", created_by_us=True)
+    run.done(create, remote_id=remote_id, state="created", created_by_us=True)
     await complete_details(run, cs, remote_id, fresh=fresh)
     if fresh and not cs.owner_known:
         await learn_owner(run, remote_id)
@@ -124,7 +160,7 @@ async def complete_details(run: JobRun, cs: ContactState, remote_id: str, fresh:
     if prior != "done":
         person = person_input(cs.contact, cs.snapshot)
         await run.connector.complete_person(remote_id, person, fresh=fresh and prior == "new")
-    await run.done(key, state="linked")
+    run.done(key, state="linked")
 
 
 async def link_duplicate(run: JobRun, cs: ContactState, existing_id: str) -> str:
@@ -132,30 +168,25 @@ async def link_duplicate(run: JobRun, cs: ContactState, existing_id: str) -> str
     this person (a found match, like a lookup by email), never a second one."""
     assert cs.snapshot is not None
     found = await run.connector.get_person(existing_id)
-    await run.save_link(cs, remote_id=found.id, state="linked", created_by_us=False)
-    if await mark_if_off_limits(run, cs, found):
+    run.save_link(cs, remote_id=found.id, state="linked", created_by_us=False)
+    if mark_if_off_limits(run, cs, found):
         return found.id
     await update_existing(run, cs, found.id, found.fields)
     if cs.snapshot["dedup_enabled"]:
-        await mark_exists(run, cs)
+        mark_exists(run, cs)
     return found.id
 
 
-async def mark_exists(run: JobRun, cs: ContactState) -> None:
+def mark_exists(run: JobRun, cs: ContactState) -> None:
     """Deduplication: the ATS had this email before Outbound wrote it ("Exists in …")."""
-    await run.db_call(
-        st.mark_enrollment,
-        run.job.enrollment_id,
-        error_code="exists_in_ats",
-        error_message=exists_error(cs.provider),
-    )
+    run.mark(error_code="exists_in_ats", error_message=exists_error(cs.provider))
 
 
 async def learn_owner(run: JobRun, remote_id: str) -> None:
     """The key's owner could not be read when connecting: our first record names it."""
     created = await run.connector.get_person(remote_id)
     if created.created_by_id:
-        await run.db_call(
+        run.later(
             st.learn_owner,
             run.job.connection_id,
             created.created_by_id,
@@ -175,7 +206,7 @@ async def update_existing(
         key = run.effect(cs, f"update:{run.job.id}")
         await run.begin(key)
         await run.connector.update_person(remote_id, changes)
-        await run.done(key)
+        run.done(key)
 
 
 async def ensure_attached(
@@ -191,7 +222,7 @@ async def ensure_attached(
         (known_new and prior == "new") or not await run.connector.is_attached(remote_id, job_id)
     ):
         await run.connector.attach(remote_id, job_id)
-    await run.done(key, add_attached_job=job_id)
+    run.done(key, add_attached_job=job_id)
 
 
 async def attach_to_job(
@@ -205,7 +236,7 @@ async def attach_to_job(
         jobs = await run.connector.list_jobs()
         if any(j.id.lower() == job_id.lower() for j in jobs):
             raise  # the job is there: the 404 was about something else
-        await run.db_call(st.mark_enrollment, run.job.enrollment_id, ats_record_id=remote_id)
+        run.mark(ats_record_id=remote_id)
         title = PROVIDER_TITLES[cs.provider]
         word = spec_of(cs.provider).job_word.lower()
         raise PermanentError(
@@ -220,7 +251,7 @@ async def sync_contact(run: JobRun) -> None:
     job = run.job
     assert job.contact_id is not None
     cs = await run.db_call(load_state, job.connection_id, job.contact_id, job.enrollment_id)
-    if cs is None or cs.snapshot is None or await held_after_switch(run, cs):
+    if cs is None or cs.snapshot is None or held_after_switch(run, cs):
         return
     had_record = cs.link is not None and cs.link.remote_id is not None
     if had_record and job.kind == "check_and_sync":
@@ -237,7 +268,7 @@ async def sync_contact(run: JobRun) -> None:
         # No need to read the link back: one this job made holds no job yet, and an earlier
         # link's jobs were read above. A record made by us just now cannot be on the job.
         await attach_to_job(run, cs, remote_id, job_id, known_new=not had_record and made_by_us)
-    await run.db_call(st.mark_contact_synced, job.contact_id, job.enrollment_id, remote_id)
+    run.later(st.mark_contact_synced, job.enrollment_id, remote_id)
 
 
 async def check_duplicate(run: JobRun) -> None:
@@ -245,22 +276,22 @@ async def check_duplicate(run: JobRun) -> None:
     job = run.job
     assert job.contact_id is not None
     cs = await run.db_call(load_state, job.connection_id, job.contact_id, job.enrollment_id)
-    if cs is None or await held_after_switch(run, cs):
+    if cs is None or held_after_switch(run, cs):
         return
     found = await run.connector.find_person_by_email(cs.contact["email"], full_name(cs.contact))
     if found is None or cs.snapshot is None:
         return
-    if await mark_if_off_limits(run, cs, found):
+    if mark_if_off_limits(run, cs, found):
         return
     if not cs.snapshot["dedup_enabled"]:
         return
     ours = cs.link is not None and cs.link.created_by_us and cs.link.remote_id == found.id
     if ours or cs.create_intent_at is not None:
         return  # a record Outbound itself created (or is creating) is never "Exists in …"
-    await mark_exists(run, cs)
+    mark_exists(run, cs)
 
 
-async def mark_if_off_limits(run: JobRun, cs: ContactState, found: AtsPerson) -> bool:
+def mark_if_off_limits(run: JobRun, cs: ContactState, found: AtsPerson) -> bool:
     """Read-back: a person the ATS marks do-not-contact is never emailed; the contact says why."""
     assert cs.snapshot is not None
     reason = off_limits_reason(
@@ -268,17 +299,11 @@ async def mark_if_off_limits(run: JobRun, cs: ContactState, found: AtsPerson) ->
     )
     if reason is None:
         return False
-    await run.db_call(
-        st.mark_enrollment,
-        run.job.enrollment_id,
-        state="do_not_contact",
-        error_code="do_not_contact",
-        error_message=reason,
-    )
+    run.mark(state="do_not_contact", error_code="do_not_contact", error_message=reason)
     return True
 
 
-async def held_after_switch(run: JobRun, cs: ContactState) -> bool:
+def held_after_switch(run: JobRun, cs: ContactState) -> bool:
     """A contact added while another ATS (or organisation) was connected is never synced into
     the one connected now without being asked: it waits, and says so, until a resync with the
     current settings moves it."""
@@ -286,9 +311,7 @@ async def held_after_switch(run: JobRun, cs: ContactState) -> bool:
         return False
     then, now = PROVIDER_TITLES.get(cs.provider, cs.provider), PROVIDER_TITLES[cs.connected[0]]
     where = now if then != now else f"another {now} organisation"
-    await run.db_call(
-        st.mark_enrollment,
-        run.job.enrollment_id,
+    run.mark(
         sync_state="not_synced",
         error_code="ats_changed",
         error_message=(
@@ -303,7 +326,7 @@ async def _linked_record(run: JobRun) -> tuple[ContactState, str] | None:
     job = run.job
     assert job.contact_id is not None
     cs = await run.db_call(load_state, job.connection_id, job.contact_id, job.enrollment_id)
-    if cs is None or await held_after_switch(run, cs):
+    if cs is None or held_after_switch(run, cs):
         return None
     if cs.link is None or not cs.link.remote_id:
         raise PermanentError("the contact is not in the ATS yet (its sync did not succeed)")
@@ -337,7 +360,7 @@ async def log_activity(run: JobRun) -> None:
                 activity_type_id=event["activity_type_id"],
             ),
         )
-    await run.done(key, add_logged_event=event["id"])
+    run.done(key, add_logged_event=event["id"])
 
 
 async def set_stage(run: JobRun) -> None:
@@ -353,9 +376,7 @@ async def set_stage(run: JobRun) -> None:
     stage = await find_stage(run.connector, job_id, wanted)
     if stage is None:
         title = PROVIDER_TITLES[cs.provider]
-        await run.db_call(
-            st.mark_enrollment,
-            run.job.enrollment_id,
+        run.mark(
             error_code="stage_missing",
             error_message=(
                 f'Status not advanced: {title} has no stage named exactly "{wanted}". '
@@ -374,7 +395,7 @@ async def set_stage(run: JobRun) -> None:
         stage.id.lower()
     ):
         await run.connector.set_stage(remote_id, job_id, stage)
-    await run.done(key)
+    run.done(key)
 
 
 async def find_stage(connector: Connector, job_id: str, wanted: str) -> AtsStage | None:

@@ -1,14 +1,17 @@
-"""The database side of job handling: small synchronous units of work, run in threads."""
+"""The database side of job handling: what one job writes, as functions of an open session.
+
+A job commits a few times, not once per fact: each write's intent commits before its ATS
+call, and the facts learnt since (a write done, a link learnt, a contact marked) ride along in
+that same transaction, or in the job's settle (see JobRun in sync/handlers.py)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, case, delete, insert, select, update
 from sqlalchemy.orm import Session
 
-from outbound.service.contact_state import find_link
 from outbound.store.db import Database
 from outbound.store.models import (
     ActivityEvent,
@@ -23,15 +26,14 @@ from outbound.store.models import (
 
 
 def save_link(
-    db: Database,
+    session: Session,
     contact_id: int,
     provider: str,
     org: str,
     connection_id: int,
     **changes: Any,
 ) -> None:
-    with db.session() as session:
-        _change_link(session, contact_id, provider, org, connection_id, changes)
+    _change_link(session, contact_id, provider, org, connection_id, changes)
 
 
 def _change_link(
@@ -42,24 +44,32 @@ def _change_link(
     connection_id: int,
     changes: dict[str, Any],
 ) -> None:
-    link = find_link(session, contact_id, provider, org)
-    if link is None:
-        link = AtsLink(
-            contact_id=contact_id,
-            provider=provider,
-            ats_org=org,
-            created_by_connection_id=connection_id,
-            attached_jobs=[],
-            logged_events=[],
+    # Core statements, not the ORM's unit of work: this runs several times per job.
+    row = session.execute(
+        select(AtsLink.id, AtsLink.attached_jobs, AtsLink.logged_events).where(
+            AtsLink.contact_id == contact_id, AtsLink.provider == provider, AtsLink.ats_org == org
         )
-        session.add(link)
+    ).first()
+    values: dict[str, Any] = {}
     for key, value in changes.items():
         if key == "add_attached_job":
-            link.attached_jobs = [*(link.attached_jobs or []), value]
+            values["attached_jobs"] = [*((row.attached_jobs if row else None) or []), value]
         elif key == "add_logged_event":
-            link.logged_events = [*(link.logged_events or []), value]
+            values["logged_events"] = [*((row.logged_events if row else None) or []), value]
         else:
-            setattr(link, key, value)
+            values[key] = value
+    if row is None:
+        session.execute(
+            insert(AtsLink).values(
+                contact_id=contact_id,
+                provider=provider,
+                ats_org=org,
+                created_by_connection_id=connection_id,
+                **{"attached_jobs": [], "logged_events": [], **values},
+            )
+        )
+    elif values:
+        session.execute(update(AtsLink).where(AtsLink.id == row.id).values(**values))
 
 
 @dataclass(frozen=True)
@@ -72,100 +82,99 @@ class EffectKey:
     effect: str
 
 
-def begin_effect(db: Database, key: EffectKey, job_id: int) -> str:
-    """Commit the intent before the ATS call. Returns what was there before: "new" (nobody
+def begin_effect(session: Session, key: EffectKey, job_id: int) -> str:
+    """The intent, committed before the ATS call. Returns what was there before: "new" (nobody
     began this write), "intent" (a try began it and never recorded the outcome: it may have
     landed) or "done"."""
-    with db.session() as session:
-        row = _effect(session, key)
-        if row is not None:
-            return str(row.state)
-        session.add(
-            AtsEffect(
-                provider=key.provider,
-                ats_org=key.org,
-                contact_id=key.contact_id,
-                effect=key.effect,
-                state="intent",
-                job_id=job_id,
-            )
+    prior = session.scalar(select(AtsEffect.state).where(*_is(key)))
+    if prior is not None:
+        return str(prior)
+    # One job at a time per person and organisation (sync/claims.py): nobody races this
+    # insert, and the ledger's unique key would refuse a second one.
+    session.execute(
+        insert(AtsEffect).values(
+            provider=key.provider,
+            ats_org=key.org,
+            contact_id=key.contact_id,
+            effect=key.effect,
+            state="intent",
+            job_id=job_id,
         )
-        return "new"
+    )
+    return "new"
 
 
 def finish_effect(
-    db: Database, key: EffectKey, job_id: int, connection_id: int, **link_changes: Any
+    session: Session, key: EffectKey, job_id: int, connection_id: int, **link_changes: Any
 ) -> None:
     """Mark the write done, and what the contact's link learns from it, in one transaction:
     a retry never finds the one without the other."""
-    with db.session() as session:
-        row = _effect(session, key)
-        if row is not None:
-            row.state, row.job_id, row.done_at = "done", job_id, utcnow()
-        if link_changes:
-            _change_link(
-                session, key.contact_id, key.provider, key.org, connection_id, link_changes
-            )
+    session.execute(
+        update(AtsEffect)
+        .where(*_is(key))
+        .values(state="done", job_id=job_id, done_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    if link_changes:
+        _change_link(session, key.contact_id, key.provider, key.org, connection_id, link_changes)
 
 
-def drop_effect(db: Database, key: EffectKey) -> None:
+def drop_effect(session: Session, key: EffectKey) -> None:
     """The ATS refused the write outright (nothing landed): no intent is left to be asked about."""
-    with db.session() as session:
-        row = _effect(session, key)
-        if row is not None and row.state == "intent":
-            session.delete(row)
-
-
-def _effect(session: Session, key: EffectKey) -> AtsEffect | None:
-    return session.scalar(
-        select(AtsEffect).where(
-            AtsEffect.provider == key.provider,
-            AtsEffect.ats_org == key.org,
-            AtsEffect.contact_id == key.contact_id,
-            AtsEffect.effect == key.effect,
-        )
+    session.execute(
+        delete(AtsEffect)
+        .where(*_is(key), AtsEffect.state == "intent")
+        .execution_options(synchronize_session=False)
     )
 
 
-def learn_owner(db: Database, connection_id: int, user_id: str, user_name: str) -> None:
+def _is(key: EffectKey) -> tuple[ColumnElement[bool], ...]:
+    return (
+        AtsEffect.provider == key.provider,
+        AtsEffect.ats_org == key.org,
+        AtsEffect.contact_id == key.contact_id,
+        AtsEffect.effect == key.effect,
+    )
+
+
+def learn_owner(session: Session, connection_id: int, user_id: str, user_name: str) -> None:
     """The ATS user behind the key, read off the first record Outbound created with it."""
-    with db.session() as session:
-        conn = session.get(AtsConnection, connection_id)
-        if conn is not None and not conn.ats_user_id:
-            conn.ats_user_id = user_id
-            conn.ats_user_name = user_name
-
-
-def mark_enrollment(db: Database, enrollment_id: int | None, **changes: Any) -> None:
-    with db.session() as session:
-        change_enrollment(session, enrollment_id, **changes)
+    conn = session.get(AtsConnection, connection_id)
+    if conn is not None and not conn.ats_user_id:
+        conn.ats_user_id = user_id
+        conn.ats_user_name = user_name
 
 
 def change_enrollment(session: Session, enrollment_id: int | None, **changes: Any) -> None:
+    if enrollment_id is None or not changes:
+        return
+    session.execute(
+        update(Enrollment)
+        .where(Enrollment.id == enrollment_id)
+        .values(**changes)
+        .execution_options(synchronize_session=False)
+    )
+
+
+# The errors a successful sync clears (a mail error, a duplicate warning stay).
+SYNC_ERRORS = ("sync_error", "ats_unreachable", "ats_permission", "reconnect_needed")
+
+
+def mark_contact_synced(session: Session, enrollment_id: int | None, remote_id: str) -> None:
     if enrollment_id is None:
         return
-    enrollment = session.get(Enrollment, enrollment_id)
-    if enrollment is not None:
-        for key, value in changes.items():
-            setattr(enrollment, key, value)
-
-
-def mark_contact_synced(
-    db: Database, contact_id: int, enrollment_id: int | None, remote_id: str
-) -> None:
-    with db.session() as session:
-        enrollment = session.get(Enrollment, enrollment_id) if enrollment_id else None
-        if enrollment is not None:
-            enrollment.sync_state = "synced"
-            enrollment.ats_record_id = remote_id
-            if enrollment.error_code in (
-                "sync_error",
-                "ats_unreachable",
-                "ats_permission",
-                "reconnect_needed",
-            ):
-                enrollment.error_code = None
-                enrollment.error_message = None
+    was_sync_error = Enrollment.error_code.in_(SYNC_ERRORS)
+    session.execute(
+        update(Enrollment)
+        .where(Enrollment.id == enrollment_id)
+        .values(
+            sync_state="synced",
+            ats_record_id=remote_id,
+            error_code=case((was_sync_error, None), else_=Enrollment.error_code),
+            error_message=case((was_sync_error, None), else_=Enrollment.error_message),
+        )
+        .execution_options(synchronize_session=False)
+    )
 
 
 def load_event(db: Database, event_id: int, connection_id: int) -> dict[str, Any] | None:
@@ -193,7 +202,9 @@ def record_calls(
     session: Session, contact_id: int | None, job_id: int, calls: list[dict[str, Any]]
 ) -> None:
     if contact_id is not None and calls:
-        session.add_all(SyncCall(contact_id=contact_id, job_id=job_id, **c) for c in calls)
+        session.execute(
+            insert(SyncCall), [{"contact_id": contact_id, "job_id": job_id, **c} for c in calls]
+        )
 
 
 def set_connection_health(

@@ -41,7 +41,7 @@ from outbound.store.models import AtsConnection, SyncJob
 from outbound.store.outage import is_outage
 from outbound.sync import claims
 from outbound.sync import state as st
-from outbound.sync.handlers import HANDLERS, JobRun
+from outbound.sync.handlers import HANDLERS, Fact, JobRun
 from outbound.sync.importer import finish_run, import_list
 from outbound.sync.rate_limit import TokenBucket
 
@@ -190,23 +190,7 @@ class Worker:
             healthy = False
             outcome, failure = self._retry_or_fail(job, exc.message, "ats_unreachable")
         except DBAPIError as exc:
-            if is_outage(exc):
-                outcome = self._outage(job, exc)
-            else:
-                # An integrity, data or programming error: a bug in this job. Counted, retried
-                # with backoff in case a race caused it, then shown on the contact.
-                log.exception(
-                    "job %s (%s): database error",
-                    job.id,
-                    job.kind,
-                    extra={"job_id": job.id, "job_kind": job.kind, "contact_id": job.contact_id},
-                )
-                message = (
-                    f"Outbound could not record this sync: its database refused a write "
-                    f"({type(exc.orig).__name__}). Resync to try again; if it happens again, "
-                    f"tell whoever runs Outbound."
-                )
-                outcome, failure = self._retry_or_fail(job, message, "sync_error")
+            outcome, failure = self._database_error(job, exc)
         except Exception as exc:  # a bug: keep the worker alive, show it on the contact
             log.exception(
                 "job %s (%s) crashed",
@@ -220,8 +204,17 @@ class Worker:
         else:
             outcome = partial(claims.finish, job_id=job.id, worker_id=self.worker_id)
             healthy = True
+        facts = run.take_pending()
         try:
-            await self._db(self._settle, job, outcome, calls, healthy, failure)
+            try:
+                await self._db(self._settle, job, facts, outcome, calls, healthy, failure)
+            except DBAPIError as exc:
+                if not facts:
+                    raise
+                # The facts went with it (their intents make the retry ask the ATS): the job
+                # ends like one whose own write met this database error.
+                outcome, failure = self._database_error(job, exc)
+                await self._db(self._settle, job, [], outcome, calls, None, failure)
         except DBAPIError:
             # Still away: the outcome cannot be written. The job's lease expires and the job
             # runs again, which is what a retry would have done.
@@ -233,6 +226,28 @@ class Worker:
             return
         if failure is not None:
             self._log_failure(job, failure[0])
+
+    def _database_error(
+        self, job: claims.ClaimedJob, exc: DBAPIError
+    ) -> tuple[Callable[[Session], Any], tuple[str, str] | None]:
+        if is_outage(exc):
+            return self._outage(job, exc), None
+        # An integrity, data or programming error: a bug in this job. Counted, retried with
+        # backoff in case a race caused it, then shown on the contact.
+        log.error(
+            "job %s (%s): database error: %s",
+            job.id,
+            job.kind,
+            type(exc.orig).__name__,
+            exc_info=exc,
+            extra={"job_id": job.id, "job_kind": job.kind, "contact_id": job.contact_id},
+        )
+        message = (
+            f"Outbound could not record this sync: its database refused a write "
+            f"({type(exc.orig).__name__}). Resync to try again; if it happens again, "
+            f"tell whoever runs Outbound."
+        )
+        return self._retry_or_fail(job, message, "sync_error")
 
     def _outage(self, job: claims.ClaimedJob, exc: DBAPIError) -> Callable[[Session], Any]:
         """Our database went away mid-job (a restart, a failover, a lock timeout): not the
@@ -274,13 +289,17 @@ class Worker:
         self,
         session: Session,
         job: claims.ClaimedJob,
+        facts: list[Fact],
         outcome: Callable[[Session], Any],
         calls: list[dict[str, Any]],
         healthy: bool | None,
         failure: tuple[str, str] | None,
     ) -> None:
-        """The job's outcome, its calls, the connection's health and, when it failed, the
-        contact's (or import's) error: all in one transaction."""
+        """The facts the job learnt since its last write, its outcome, its calls, the
+        connection's health and, when it failed, the contact's (or import's) error: all in one
+        transaction."""
+        for fact in facts:
+            fact(session)
         outcome(session)
         if failure is not None:
             self._show_failure(session, job, *failure)
