@@ -64,7 +64,7 @@ def test_every_corpus_message_has_its_effect_on_its_contact(
             assert got["status"] == "messaged", stem
         elif expected == "paused":
             assert got["status"] == "paused", stem
-        else:  # an auto-acknowledgement is recorded, but is neither a reply nor a pause
+        else:  # an auto-acknowledgement or a delay is recorded, but changes nothing
             assert got["status"] == "messaged", stem
 
     def paused_until(stem: str) -> str:
@@ -78,6 +78,7 @@ def test_every_corpus_message_has_its_effect_on_its_contact(
     suppressed = {s["email"] for s in team.call("GET", "/suppressions").json()}
     assert suppressed == {
         "bounce-hard-exchange-ndr@talent.example.com",
+        "bounce-hard-gateway-re-subject@talent.example.com",  # a bounce, not a reply (issue 17)
         "bounce-hard-gmail@talent.example.com",
     }
     # A hard-bounced address is never emailed again, by anyone on the team.

@@ -5,7 +5,7 @@ Message-IDs), a bounce by the original Message-ID embedded in the DSN, and faili
 sender's address. Then: a reply stops the steps and is recorded (and synced); an auto-reply is
 recorded but is not a reply, and an out-of-office pauses the contact until the date it gives
 (or a week); a hard bounce marks the contact bounced and suppresses the address team-wide; soft
-bounces count toward a threshold.
+bounces count toward a threshold; a delivery delay (the MTA still trying) changes nothing.
 
 Matching costs a bounded number of index lookups per message, whatever the volume stored: the
 Message-IDs looked up are capped (``MAX_THREAD_IDS``) and each lookup reads a unique or composite
@@ -217,6 +217,9 @@ def _apply(
     if verdict.kind == "bounce":
         if verdict.bounce_type == "not_failure":
             return Outcome("bounce", enrollment.id, "delivery report, not a failure")
+        if verdict.bounce_type == "delayed":  # the MTA is still trying: nothing to do yet
+            status = verdict.status or "no status"
+            return Outcome("bounce", enrollment.id, f"delivery delayed, not a failure ({status})")
         contact = session.get(Contact, enrollment.contact_id)
         assert contact is not None
         status = verdict.status or "unknown status"
