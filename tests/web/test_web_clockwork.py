@@ -36,6 +36,10 @@ def test_recruiting_team_runs_clockwork_from_the_browser(
     expect(page.locator("#e-clockwork-firm")).to_be_visible()
     form = page.locator("form", has=page.locator("input[value=clockwork]"))
     expect(form.get_by_label("Firm", exact=True)).to_have_value("bad firm!")  # kept for correction
+    for secret in ("Api key", "Api secret", "Firm service key"):  # never echoed back
+        expect(form.get_by_label(secret)).to_have_value("")
+    html = page.content()
+    assert not [k for k in ("api_key", "api_secret", "firm_service_key") if creds[k] in html]
     form.get_by_label("Firm", exact=True).fill(creds["firm"])
     for name, key in (
         ("Api key", "api_key"),

@@ -207,6 +207,9 @@ def integrations(request: Request, db: DbDep, box: BoxDep, settings: SettingsDep
     return render_page(request, db, box, settings, flash=request.query_params.get("done"))
 
 
+SECRET_FIELDS = frozenset(f.name for spec in ATS.values() for f in spec.credentials if f.secret)
+
+
 @router.post("/integrations/connect", dependencies=[Depends(check_csrf)])
 async def connect(request: Request, db: DbDep, box: BoxDep, settings: SettingsDep) -> Response:
     form = await request.form()
@@ -233,7 +236,9 @@ def _connect(request: Request, form: Any, db: Any, box: Any, settings: Settings)
         errors = {k.removeprefix("credentials."): v for k, v in exc.errors.items()}
         if "credentials" in errors:
             errors["form"] = errors.pop("credentials")
-        return render_page(request, db, box, settings, 422, errors=errors, values=values)
+        # Kept for correction, except the secrets: never sent back, not even to their owner.
+        shown = {k: v for k, v in values.items() if k not in SECRET_FIELDS}
+        return render_page(request, db, box, settings, 422, errors=errors, values=shown)
     return RedirectResponse("/integrations?done=Connected.", status_code=303)
 
 
