@@ -1,15 +1,30 @@
-"""Sign in and sign out."""
+"""Sign in and out, the signed-in browsers of the account, and changing the password."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from outbound.api.deps import DbDep
+from outbound.service import sign_in_throttle, web_sessions
+from outbound.store.db import Database
+from outbound.store.models import User
 from outbound.web.render import page
-from outbound.web.session import check_csrf, check_password, sign_in
+from outbound.web.session import (
+    check_csrf,
+    check_password,
+    client_address,
+    current_caller,
+    end_session,
+    hash_password,
+    session_token,
+    sign_in,
+)
 
 router = APIRouter(include_in_schema=False)
+MIN_PASSWORD = 12
 
 
 @router.get("/login")
@@ -21,18 +36,110 @@ def login_page(request: Request) -> Response:
 async def login(request: Request, db: DbDep) -> Response:
     form = await request.form()
     email, password = str(form.get("email") or ""), str(form.get("password") or "")
+    if not email.strip():
+        return page(request, "login.html", 401, errors={"email": "Enter your email address."})
+    # Password hashing is slow on purpose: off the event loop.
+    return await run_in_threadpool(_login, request, db, email, password)
+
+
+def _login(request: Request, db: Database, email: str, password: str) -> Response:
+    address = client_address(request)
+    with db.session() as session:
+        wait = sign_in_throttle.locked_for(session, email, address)
+    if wait is not None:
+        # The same words whether or not the account exists, and the password is not checked.
+        words = sign_in_throttle.wait_words(wait)
+        message = f"Too many sign-in attempts. Wait {words}, then try again."
+        response = page(
+            request, "login.html", 429, errors={"form": message}, values={"email": email}
+        )
+        response.headers["Retry-After"] = str(max(1, round(wait)))
+        return response
     with db.session() as session:
         user = check_password(session, email, password)
+        if user is None:
+            sign_in_throttle.record_failure(session, email, address)
+        else:
+            sign_in_throttle.record_success(session, email)
+            sign_in(request, session, user)
     if user is None:
         errors = {"form": "That email and password do not match an account."}
-        if not email.strip():
-            errors = {"email": "Enter your email address."}
         return page(request, "login.html", 401, errors=errors, values={"email": email})
-    sign_in(request, user)
     return RedirectResponse("/", status_code=303)
 
 
 @router.post("/logout", dependencies=[Depends(check_csrf)])
-def logout(request: Request) -> Response:
-    request.session.clear()
+def logout(request: Request, db: DbDep) -> Response:
+    with db.session() as session:
+        end_session(request, session)
     return RedirectResponse("/login", status_code=303)
+
+
+@router.get("/account")
+def account_page(request: Request, db: DbDep) -> Response:
+    with db.session() as session:
+        _, user = current_caller(request, session)
+        return _account(request, session, user)
+
+
+def _account(
+    request: Request,
+    session: Session,
+    user: User,
+    status_code: int = 200,
+    errors: dict[str, str] | None = None,
+) -> Response:
+    return page(
+        request,
+        "account.html",
+        status_code,
+        user=user,
+        nav="account",
+        sessions=web_sessions.list_for(session, user.id, session_token(request)),
+        errors=errors or {},
+        flash=request.query_params.get("done"),
+    )
+
+
+@router.post("/account/sessions/{session_id}/end", dependencies=[Depends(check_csrf)])
+def end_one_session(request: Request, db: DbDep, session_id: int) -> Response:
+    with db.session() as session:
+        caller, _ = current_caller(request, session)
+        web_sessions.end_one(session, caller.user_id, session_id)  # only one's own
+    return RedirectResponse("/account?done=Signed out there.", status_code=303)
+
+
+@router.post("/account/sessions/end-others", dependencies=[Depends(check_csrf)])
+def end_other_sessions(request: Request, db: DbDep) -> Response:
+    with db.session() as session:
+        caller, _ = current_caller(request, session)
+        ended = web_sessions.end_others(session, caller.user_id, session_token(request))
+    return RedirectResponse(
+        f"/account?done=Signed out of {ended} other session{'' if ended == 1 else 's'}.", 303
+    )
+
+
+@router.post("/account/password", dependencies=[Depends(check_csrf)])
+async def change_password(request: Request, db: DbDep) -> Response:
+    form = await request.form()
+    current, new = str(form.get("current_password") or ""), str(form.get("new_password") or "")
+    return await run_in_threadpool(_change_password, request, db, current, new)
+
+
+def _change_password(request: Request, db: Database, current: str, new: str) -> Response:
+    with db.session() as session:
+        _, user = current_caller(request, session)
+        errors: dict[str, str] = {}
+        if check_password(session, user.email, current) is None:
+            errors["current_password"] = "That is not your current password."
+        elif len(new) < MIN_PASSWORD:
+            errors["new_password"] = f"Use at least {MIN_PASSWORD} characters."
+        elif new == current:
+            errors["new_password"] = "Choose a password different from the current one."
+        if errors:
+            return _account(request, session, user, 422, errors)
+        user.password_hash = hash_password(new)
+        # Whoever else had this account open (a copied cookie included) is signed out.
+        ended = web_sessions.end_others(session, user.id, session_token(request))
+    note = f" {ended} other session{'' if ended == 1 else 's'} signed out." if ended else ""
+    return RedirectResponse(f"/account?done=Password changed.{note}", status_code=303)

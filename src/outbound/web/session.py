@@ -1,8 +1,10 @@
 """Web sign-in: argon2 password hashes, a signed session cookie, CSRF tokens.
 
 The session cookie (Starlette's SessionMiddleware, signed with a key derived from the secret
-key) holds only the user id and the CSRF token. Every state-changing web request must carry the
-token, as a form field or (htmx) the X-CSRF-Token header.
+key) holds a random session token and the CSRF token; the session itself lives in the database
+(service/web_sessions.py), so signing out or changing the password ends it for good, even for a
+copy of the cookie. Every state-changing web request must carry the CSRF token, as a form field
+or (htmx) the X-CSRF-Token header.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from fastapi import HTTPException, Request
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from outbound.service import web_sessions
 from outbound.service.caller import Caller
 from outbound.store.models import User
 
@@ -48,10 +51,26 @@ def session_key(fernet_key: bytes) -> str:
     return hmac.new(fernet_key, b"outbound web session", hashlib.sha256).hexdigest()
 
 
-def sign_in(request: Request, user: User) -> None:
-    request.session.clear()
-    request.session["user_id"] = user.id
+def sign_in(request: Request, session: Session, user: User) -> None:
+    end_session(request, session)  # a new token on every sign-in: no session fixation
+    agent = request.headers.get("user-agent", "")
+    address = client_address(request)
+    request.session["sid"] = web_sessions.start(session, user, agent, address)
     request.session["csrf"] = secrets.token_urlsafe(24)
+
+
+def end_session(request: Request, session: Session) -> None:
+    web_sessions.end(session, request.session.get("sid"))
+    request.session.clear()
+
+
+def session_token(request: Request) -> str | None:
+    token = request.session.get("sid")
+    return str(token) if token else None
+
+
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else ""
 
 
 def csrf_token(request: Request) -> str:
@@ -75,8 +94,7 @@ async def check_csrf(request: Request) -> None:
 
 
 def current_caller(request: Request, session: Session) -> tuple[Caller, User]:
-    user_id = request.session.get("user_id")
-    user = session.get(User, user_id) if user_id else None
+    user = web_sessions.resolve(session, session_token(request))
     if user is None:
         raise SignInRequired()
     return Caller(user.id, user.team_id, user.role), user
