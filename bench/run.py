@@ -119,7 +119,7 @@ def engine_run(
             data_dir=Path(tmp),
             crelate_base_url=sim.url + "/api3",
             crelate_rate_per_second=rate,
-            worker_concurrency=48,
+            worker_concurrency=32,  # as many in flight as the bare loop
         )
         upgrade(settings.resolved_database_url)
         db = Database(settings.resolved_database_url)
