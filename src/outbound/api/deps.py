@@ -11,7 +11,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
 from outbound.crypto import SecretBox
-from outbound.service.accounts import authenticate
+from outbound.service import accounts
 from outbound.service.caller import Caller
 from outbound.settings import Settings
 from outbound.store.db import Database
@@ -48,14 +48,26 @@ def get_session(db: Annotated[Database, Depends(get_db)]) -> Iterator[Session]:
         yield session
 
 
+def get_read_session(db: Annotated[Database, Depends(get_db)]) -> Iterator[Session]:
+    """A read-only transaction (``Database.read_session``) for routes that never write: on
+    SQLite it does not queue behind the writers (a big add, a resync, the workers)."""
+    with db.read_session() as session:
+        yield session
+
+
 def get_caller(
     db: Annotated[Database, Depends(get_db)],
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Caller:
     if credentials is None or not credentials.credentials:
         raise HTTPException(401, "missing API token", headers={"WWW-Authenticate": "Bearer"})
-    with db.session() as session:
-        caller = authenticate(session, credentials.credentials)
+    token = credentials.credentials
+    with db.read_session() as session:  # checking a token waits for no writer
+        check = accounts.check_token(session, token)
+    if check is not None and check.record_use:
+        with db.session() as session:  # a write: at most once a minute per token
+            accounts.record_token_use(session, token)
+    caller = check.caller if check is not None else None
     if caller is None:
         raise HTTPException(401, "invalid API token", headers={"WWW-Authenticate": "Bearer"})
     return caller
@@ -63,6 +75,7 @@ def get_caller(
 
 # "function": committed before the answer; the default ("request") runs after it is sent.
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+ReadSessionDep = Annotated[Session, Depends(get_read_session, scope="function")]
 CallerDep = Annotated[Caller, Depends(get_caller)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 BoxDep = Annotated[SecretBox, Depends(get_box)]

@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, Query, Request, Response
 
-from outbound.api.deps import BoxDep, CallerDep, DbDep, SessionDep, SettingsDep
+from outbound.api.deps import BoxDep, CallerDep, DbDep, ReadSessionDep, SessionDep, SettingsDep
 from outbound.api.schemas import (
     MAX_ID,
     BatchProgress,
@@ -77,7 +77,7 @@ def add_contacts(sequence_id: DbId, body: EnrollIn, db: DbDep, caller: CallerDep
 @router.get("/sequences/{sequence_id}/contacts", response_model=list[EnrollmentOut])
 def list_enrollments(
     sequence_id: DbId,
-    session: SessionDep,
+    session: ReadSessionDep,
     caller: CallerDep,
     needs_attention: bool = False,
     limit: int = Query(100, ge=1, le=1000),

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from outbound.crypto import hash_api_token, new_api_token
@@ -61,17 +64,37 @@ def issue_token(session: Session, user_id: int, label: str = "default") -> str:
     return token
 
 
-def authenticate(session: Session, token: str) -> Caller | None:
+# A token's "last used" moves at most this often: checking a token is then a read that waits
+# for no writer, and one request a minute per token records the use.
+TOKEN_USE_GRANULARITY = timedelta(minutes=1)
+
+
+@dataclass(frozen=True)
+class TokenCheck:
+    caller: Caller
+    record_use: bool  # the token's last use is older than TOKEN_USE_GRANULARITY
+
+
+def check_token(session: Session, token: str) -> TokenCheck | None:
+    """Who a token belongs to (a read); whether its use is due to be recorded."""
     row = session.execute(
-        select(ApiToken, User)
+        select(ApiToken.last_used_at, User.id, User.team_id, User.role)
         .join(User, User.id == ApiToken.user_id)
         .where(ApiToken.token_hash == hash_api_token(token))
     ).first()
     if row is None:
         return None
-    api_token, user = row
-    api_token.last_used_at = utcnow()
-    return Caller(user_id=user.id, team_id=user.team_id, role=user.role)
+    last_used, user_id, team_id, role = row
+    due = last_used is None or utcnow() - last_used >= TOKEN_USE_GRANULARITY
+    return TokenCheck(Caller(user_id=user_id, team_id=team_id, role=role), due)
+
+
+def record_token_use(session: Session, token: str) -> None:
+    session.execute(
+        update(ApiToken)
+        .where(ApiToken.token_hash == hash_api_token(token))
+        .values(last_used_at=utcnow())
+    )
 
 
 def list_users(session: Session, caller: Caller) -> list[User]:

@@ -44,19 +44,19 @@ async def login(request: Request, db: DbDep) -> Response:
 
 def _login(request: Request, db: Database, email: str, password: str) -> Response:
     address = client_address(request)
-    with db.session() as session:
+    # Checking is a read (argon2 included): it waits for no writer. Only the outcome writes.
+    with db.read_session() as session:
         wait = sign_in_throttle.locked_for(session, email, address)
+        user = None if wait is not None else check_password(session, email, password)
     if wait is not None:
         # The same words whether or not the account exists, and the password is not checked.
         words = sign_in_throttle.wait_words(wait)
         message = f"Too many sign-in attempts. Wait {words}, then try again."
-        response = page(
-            request, "login.html", 429, errors={"form": message}, values={"email": email}
-        )
+        values = {"email": email}
+        response = page(request, "login.html", 429, errors={"form": message}, values=values)
         response.headers["Retry-After"] = str(max(1, round(wait)))
         return response
     with db.session() as session:
-        user = check_password(session, email, password)
         if user is None:
             sign_in_throttle.record_failure(session, email, address)
         else:

@@ -27,6 +27,7 @@ from outbound.service.doctor import diagnose
 from outbound.service.errors import ServiceError
 from outbound.settings import Settings
 from outbound.store.db import Database
+from outbound.web.deps import FormDep
 from outbound.web.forms import FormInvalid, attempt, blank_to_none, checkbox, parse
 from outbound.web.render import page
 from outbound.web.session import check_csrf, current_caller
@@ -269,7 +270,7 @@ async def check_connection(
     request: Request, db: DbDep, box: BoxDep, settings: SettingsDep
 ) -> Response:
     """`outbound doctor`, read-only, with the stored credentials: what holds of our assumptions."""
-    with db.session() as session:
+    with db.read_session() as session:  # on the event loop: a read never waits for writers
         caller, _ = current_caller(request, session)
         conn = connections.require_connection(session, caller)
         provider, creds = conn.provider, box.open(conn.credentials_encrypted)
@@ -311,8 +312,7 @@ def _save_settings(request: Request, form: Any, db: Any, box: Any, settings: Set
 
 
 @router.post("/integrations/clone", dependencies=[Depends(check_csrf)])
-async def clone(request: Request, db: DbDep) -> Response:
-    form = await request.form()
+def clone(request: Request, db: DbDep, form: FormDep) -> Response:
     ids = [int(str(v)) for v in form.getlist("user_ids") if str(v).isdigit()]
     with db.session() as session:
         caller, _ = current_caller(request, session)

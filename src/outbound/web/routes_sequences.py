@@ -10,7 +10,6 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
-from starlette.concurrency import run_in_threadpool
 
 from outbound.api.deps import BoxDep, DbDep, SettingsDep
 from outbound.api.schemas import ContactIn, SequenceSyncIn, StepIn
@@ -23,6 +22,7 @@ from outbound.service.caller import Caller
 from outbound.service.errors import ServiceError
 from outbound.service.sequences import StepInput
 from outbound.store.models import AtsConnection, Contact, Enrollment, Sequence
+from outbound.web.deps import FormDep
 from outbound.web.forms import FormInvalid, attempt, blank_to_none, checkbox, parse
 from outbound.web.render import page, templates
 from outbound.web.routes_integrations import RECORD_TYPES, _ats_lists
@@ -96,8 +96,7 @@ def new_sequence_page(request: Request, db: DbDep) -> Response:
 
 
 @router.post("/sequences/new", dependencies=CSRF)
-async def create_sequence(request: Request, db: DbDep) -> Response:
-    form = await request.form()
+def create_sequence(request: Request, db: DbDep, form: FormDep) -> Response:
     name = str(form.get("name") or "").strip()
     try:
         with db.session() as session:  # a failed form leaves this block: nothing is stored
@@ -165,8 +164,7 @@ def steps_page(sequence_id: int, request: Request, db: DbDep) -> Response:
 
 
 @router.post("/sequences/{sequence_id}/steps", dependencies=CSRF)
-async def save_steps(sequence_id: int, request: Request, db: DbDep) -> Response:
-    form = await request.form()
+def save_steps(sequence_id: int, request: Request, db: DbDep, form: FormDep) -> Response:
     try:
         with db.session() as session:
             caller, user = current_caller(request, session)
@@ -219,7 +217,7 @@ def _owner_credentials(
     request: Request, db: Any, box: Any, sequence_id: int
 ) -> tuple[str, dict[str, Any]] | None:
     """The sequence owner's ATS and credentials, read in a transaction of their own."""
-    with db.session() as session:
+    with db.read_session() as session:
         caller, _ = current_caller(request, session)
         conn = _context(session, caller, sequence_id)["conn"]
         return (conn.provider, box.open(conn.credentials_encrypted)) if conn else None
@@ -233,12 +231,16 @@ def _jobs(access: tuple[str, dict[str, Any]] | None, settings: Any) -> list[tupl
 
 
 @router.post("/sequences/{sequence_id}/syncing", dependencies=CSRF)
-async def save_syncing(
-    sequence_id: int, request: Request, db: DbDep, box: BoxDep, settings: SettingsDep
+def save_syncing(
+    sequence_id: int,
+    request: Request,
+    db: DbDep,
+    box: BoxDep,
+    settings: SettingsDep,
+    form: FormDep,
 ) -> Response:
-    form = await request.form()
-    # The ATS and mail servers are called synchronously: off the event loop.
-    return await run_in_threadpool(_save_syncing, sequence_id, request, form, db, box, settings)
+    # A plain def, in the thread pool: the ATS is called synchronously.
+    return _save_syncing(sequence_id, request, form, db, box, settings)
 
 
 def _save_syncing(
@@ -308,7 +310,7 @@ def contacts_page(
 ) -> Response:
     access = _owner_credentials(request, db, box, sequence_id)
     lists = _lists(access, settings) if access and ATS[access[0]].list_import else []
-    with db.session() as session:
+    with db.read_session() as session:  # a page that only reads: no wait behind writers
         caller, user = current_caller(request, session)
         ctx = _context(session, caller, sequence_id)
         return page(
@@ -356,20 +358,18 @@ def _parse_people(text: str) -> list[dict[str, Any]]:
 
 
 @router.post("/sequences/{sequence_id}/contacts", dependencies=CSRF)
-async def add_contacts(
-    sequence_id: int, request: Request, db: DbDep, box: BoxDep, settings: SettingsDep
+def add_contacts(
+    sequence_id: int, request: Request, db: DbDep, box: BoxDep, settings: SettingsDep, form: FormDep
 ) -> Response:
-    form = await request.form()
     text = str(form.get("contacts") or "")
     with db.session() as session:
         caller, user = current_caller(request, session)
     try:
         people = _parse_people(text)
-        # Chunks that commit as they go, in a worker thread: neither the database nor this
-        # server's event loop is held while a big list goes in.
-        result = await run_in_threadpool(
-            attempt,
-            lambda: enrollments.add_contacts_in_chunks(db, caller, sequence_id, people),
+        # Chunks that commit as they go, in the thread pool (a plain def): neither the
+        # database nor this server's event loop is held while a big list goes in.
+        result = attempt(
+            lambda: enrollments.add_contacts_in_chunks(db, caller, sequence_id, people)
         )
     except FormInvalid as exc:
         with db.session() as session:
@@ -400,8 +400,7 @@ def _row_response(request: Request, session: Session, caller: Caller, eid: int) 
 
 
 @router.post("/enrollments/{eid}/sentiment", dependencies=CSRF)
-async def sentiment(eid: int, request: Request, db: DbDep) -> Response:
-    form = await request.form()
+def sentiment(eid: int, request: Request, db: DbDep, form: FormDep) -> Response:
     value = str(form.get("sentiment") or "")
     with db.session() as session:
         caller, _ = current_caller(request, session)
@@ -424,8 +423,7 @@ def resync_one(eid: int, request: Request, db: DbDep) -> Response:
 
 
 @router.post("/enrollments/{eid}/resume", dependencies=CSRF)
-async def resume(eid: int, request: Request, db: DbDep, settings: SettingsDep) -> Response:
-    form = await request.form()
+def resume(eid: int, request: Request, db: DbDep, settings: SettingsDep, form: FormDep) -> Response:
     with db.session() as session:
         caller, _ = current_caller(request, session)
         outreach.resume(
@@ -517,8 +515,7 @@ def _batch(request: Request, db: Any, batch_id: str, skipped: int) -> Response:
 
 
 @router.post("/sequences/{sequence_id}/import", dependencies=CSRF)
-async def start_import(sequence_id: int, request: Request, db: DbDep) -> Response:
-    form = await request.form()
+def start_import(sequence_id: int, request: Request, db: DbDep, form: FormDep) -> Response:
     list_id = str(form.get("list_id") or "")
     with db.session() as session:
         caller, _ = current_caller(request, session)
