@@ -18,12 +18,17 @@ from email.utils import make_msgid
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, Envelope, LoginPassword, Session
 
 from outbound.mail.worker import MailWorker
 from outbound.settings import Settings
+from outbound.simulators.mail.xoauth2 import Introspection, XOAuth2Mixin
+from outbound.simulators.oauth import create_oauth_app
+from outbound.simulators.oauth.app import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
+from outbound.simulators.server import ServerThread
 from outbound.store.db import Database
 from tests.conftest import Team
 from tests.mail import dovecot
@@ -220,3 +225,102 @@ def reply_to(
 @pytest.fixture
 def corpus_dir() -> Path:
     return Path(__file__).parent / "corpus"
+
+
+# -- OAuth (issue 18): the provider simulator, and mail servers that take its tokens -----------
+
+
+@dataclass
+class OAuthProvider:
+    """The OAuth simulator on a socket (Google profile), seen from a test."""
+
+    url: str
+
+    @property
+    def introspection(self) -> Introspection:
+        return Introspection(self.url + "/introspect", DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET)
+
+    def admin(self, method: str, path: str, **kw: Any) -> Any:
+        r = httpx.request(method, f"{self.url}/_admin{path}", timeout=10, **kw)
+        assert r.status_code < 300, r.text
+        return r.json()
+
+    def new_account(self) -> str:
+        email_address = f"oauth-{uuid.uuid4().hex[:10]}@acme.example.com"
+        self.admin("POST", "/accounts", json={"email": email_address})
+        return email_address
+
+    def tokens(self, email_address: str) -> dict[str, Any]:
+        """An access and a refresh token for the account (the browser flow is tested in
+        tests/test_oauth_simulator.py)."""
+        return dict(self.admin("POST", "/grants", json={"email": email_address}))
+
+
+@pytest.fixture(scope="session")
+def oauth_provider() -> Iterator[OAuthProvider]:
+    server = ServerThread(create_oauth_app("google")).start()
+    yield OAuthProvider(server.url)
+    server.stop()
+
+
+class _OAuthHandler(XOAuth2Mixin, _Handler):
+    def __init__(self, sink: SmtpSink, introspection: Introspection) -> None:
+        super().__init__(sink)
+        self.xoauth2 = introspection
+
+
+@pytest.fixture
+def xoauth2_smtp_sink(oauth_provider: OAuthProvider) -> Iterator[SmtpSink]:
+    """The test SMTP server, taking XOAUTH2 tokens the simulator issued as well as the password."""
+    sink = SmtpSink(port=dovecot.free_port())
+    controller = Controller(
+        _OAuthHandler(sink, oauth_provider.introspection),
+        hostname="127.0.0.1",
+        port=sink.port,
+        authenticator=_authenticator,
+        auth_require_tls=False,
+    )
+    controller.start()
+    yield sink
+    controller.stop()
+
+
+@pytest.fixture(scope="session")
+def oauth_imap_server(oauth_provider: OAuthProvider) -> Iterator[dovecot.Dovecot]:
+    """Dovecot whose oauth2 passdb asks the simulator's introspection (Basic client auth)."""
+    if not dovecot.available():
+        pytest.fail("dovecot is not installed: scripts/test installs dovecot-imapd")
+    credentials = f"{DEFAULT_CLIENT_ID}:{DEFAULT_CLIENT_SECRET}@"
+    introspection_url = oauth_provider.url.replace("://", "://" + credentials) + "/introspect"
+    server = dovecot.start(
+        Path(tempfile.mkdtemp(prefix="outbound-dovecot-oauth-")),
+        oauth2_introspection_url=introspection_url,
+    )
+    yield server
+    server.stop()
+    shutil.rmtree(server.base, ignore_errors=True)
+
+
+def xoauth2_string(user: str, token: str) -> bytes:
+    """The XOAUTH2 initial response, before base64 (imaplib encodes it itself)."""
+    return f"user={user}\x01auth=Bearer {token}\x01\x01".encode()
+
+
+def imap_xoauth2(port: int, user: str, token: str) -> imaplib.IMAP4:
+    """Log in to IMAP with XOAUTH2; a refused token raises imaplib.IMAP4.error."""
+    answered: list[bytes] = []
+
+    def respond(challenge: bytes) -> bytes:
+        # First the credentials; to the error challenge of a refused token, an empty answer.
+        if answered:
+            return b""
+        answered.append(challenge)
+        return xoauth2_string(user, token)
+
+    conn = imaplib.IMAP4("127.0.0.1", port)
+    try:
+        conn.authenticate("XOAUTH2", respond)
+    except imaplib.IMAP4.error:
+        conn.shutdown()
+        raise
+    return conn

@@ -1,6 +1,10 @@
 """A real IMAP server for the mail tests: Debian's dovecot with a throw-away config.
 
 Works as root (mail is stored as `nobody`) and as a normal user (stored as that user).
+
+With ``oauth2_introspection_url`` it also takes XOAUTH2 and OAUTHBEARER logins, checked by
+Dovecot's ``oauth2`` passdb against the OAuth simulator's RFC 7662 endpoint (Dovecot 2.3 settings:
+doc.dovecot.org/2.3/configuration_manual/authentication/oauth2); passwords still log in.
 """
 
 from __future__ import annotations
@@ -43,8 +47,23 @@ def available() -> bool:
     return Path(DOVECOT).exists()
 
 
-def start(base: Path) -> Dovecot:
-    """Any user name logs in with PASSWORD: each test uses a mailbox of its own."""
+def _oauth2_args(introspection_url: str) -> str:
+    """The oauth2 passdb's args file: POST ``token=…`` to the introspection URL (client
+    credentials in its userinfo part, sent as Basic auth); the token must be active and issued
+    to the user named in the XOAUTH2 ``user=`` field."""
+    return (
+        "introspection_mode = post\n"
+        f"introspection_url = {introspection_url}\n"
+        "username_attribute = email\n"
+        "active_attribute = active\n"
+        "active_value = true\n"
+        "force_introspection = yes\n"
+    )
+
+
+def start(base: Path, oauth2_introspection_url: str | None = None) -> Dovecot:
+    """Any user name logs in with PASSWORD: each test uses a mailbox of its own. With
+    ``oauth2_introspection_url``, XOAUTH2 / OAUTHBEARER tokens too (see the module's doc)."""
     base.mkdir(parents=True, exist_ok=True)
     port = free_port()
     if os.geteuid() == 0:
@@ -61,6 +80,20 @@ def start(base: Path) -> Dovecot:
     if os.geteuid() == 0:
         os.chown(mail_dir, mail_user.pw_uid, mail_user.pw_gid)
         os.chmod(base, 0o755)
+    mechanisms, static_mechanisms, oauth2_passdb = "plain login", "", ""
+    if oauth2_introspection_url is not None:
+        args = base / "dovecot-oauth2.conf.ext"
+        args.write_text(_oauth2_args(oauth2_introspection_url))
+        args.chmod(0o644)
+        mechanisms = "plain login xoauth2 oauthbearer"
+        static_mechanisms = "\n  mechanisms = plain login"
+        # Refused tokens are tested on purpose: no failure delay, no growing per-IP penalty.
+        oauth2_passdb = (
+            f"passdb {{\n  driver = oauth2\n  mechanisms = xoauth2 oauthbearer\n"
+            f"  args = {args}\n}}\n"
+            "auth_failure_delay = 0\n"
+            "service anvil {\n  unix_listener anvil-auth-penalty {\n    mode = 0\n  }\n}\n"
+        )
     config = f"""
 protocols = imap
 listen = 127.0.0.1
@@ -69,7 +102,7 @@ state_dir = {base}/run
 log_path = {base}/dovecot.log
 ssl = no
 disable_plaintext_auth = no
-auth_mechanisms = plain login
+auth_mechanisms = {mechanisms}
 default_login_user = {login_user}
 default_internal_user = {internal_user}
 default_internal_group = {internal_group}
@@ -79,9 +112,9 @@ mail_uid = {mail_user.pw_uid}
 mail_gid = {mail_user.pw_gid}
 passdb {{
   driver = static
-  args = password={PASSWORD}
+  args = password={PASSWORD}{static_mechanisms}
 }}
-userdb {{
+{oauth2_passdb}userdb {{
   driver = static
   args = uid={mail_user.pw_uid} gid={mail_user.pw_gid} home={mail_dir}/%u
 }}

@@ -12,6 +12,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, Envelope, Session
 
 from outbound.mailclients.inbox import open_maildir
+from outbound.simulators.mail.xoauth2 import Introspection, XOAuth2Mixin
 
 # aiosmtpd logs a warning about its own internals on every login; not ours to act on.
 logging.getLogger("mail.log").setLevel(logging.ERROR)
@@ -27,16 +28,33 @@ class _KeepEverything:
         return "250 Kept by the Outbound demo (nothing is delivered)"
 
 
+class _KeepEverythingOAuth(XOAuth2Mixin, _KeepEverything):
+    """Also XOAUTH2, for tokens the OAuth simulator issued (passwords still: any login)."""
+
+    def __init__(self, maildir: Path, xoauth2: Introspection) -> None:
+        super().__init__(maildir)
+        self.xoauth2 = xoauth2
+
+
 def _any_login(*_: Any) -> AuthResult:
     return AuthResult(success=True)
 
 
 class SmtpSink:
-    def __init__(self, maildir: Path, port: int, host: str = "127.0.0.1") -> None:
+    def __init__(
+        self,
+        maildir: Path,
+        port: int,
+        host: str = "127.0.0.1",
+        xoauth2: Introspection | None = None,
+    ) -> None:
         self.maildir = maildir
         self.port = port
+        handler = (
+            _KeepEverything(maildir) if xoauth2 is None else _KeepEverythingOAuth(maildir, xoauth2)
+        )
         self.controller = Controller(
-            _KeepEverything(maildir),
+            handler,
             hostname=host,
             port=port,
             authenticator=_any_login,
