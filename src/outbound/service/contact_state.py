@@ -80,7 +80,7 @@ def _create_intent_at(
 def load_state(
     db: Database, connection_id: int, contact_id: int, enrollment_id: int | None
 ) -> ContactState | None:
-    with db.session() as session:
+    with db.read_session() as session:  # every job starts here: a read waits for no writer
         contact = session.get(Contact, contact_id)
         conn = session.get(AtsConnection, connection_id)
         if contact is None or conn is None:

@@ -179,7 +179,7 @@ def mark_contact_synced(session: Session, enrollment_id: int | None, remote_id: 
 
 def load_event(db: Database, event_id: int, connection_id: int) -> dict[str, Any] | None:
     """The event to log, and what the account logs emails as now (not frozen at add time)."""
-    with db.session() as session:
+    with db.read_session() as session:
         event = session.get(ActivityEvent, event_id)
         if event is None:
             return None

@@ -113,7 +113,7 @@ class Worker:
 
     # -- connections ---------------------------------------------------------------------
     def _load_connections(self, ids: set[int]) -> dict[int, tuple[str, dict[str, Any], str]]:
-        with self.db.session() as session:
+        with self.db.read_session() as session:
             rows = session.scalars(select(AtsConnection).where(AtsConnection.id.in_(ids)))
             return {
                 c.id: (
@@ -496,7 +496,7 @@ class Worker:
         self._prune_at = time.monotonic() + report.next_run_in
 
     def open_job_count(self) -> int:
-        with self.db.session() as session:
+        with self.db.read_session() as session:
             return int(
                 session.scalar(
                     select(func.count(SyncJob.id))

@@ -308,8 +308,6 @@ def _row(e: Enrollment, c: Contact) -> dict[str, Any]:
 def contacts_page(
     sequence_id: int, request: Request, db: DbDep, box: BoxDep, settings: SettingsDep
 ) -> Response:
-    access = _owner_credentials(request, db, box, sequence_id)
-    lists = _lists(access, settings) if access and ATS[access[0]].list_import else []
     with db.read_session() as session:  # a page that only reads: no wait behind writers
         caller, user = current_caller(request, session)
         ctx = _context(session, caller, sequence_id)
@@ -320,10 +318,20 @@ def contacts_page(
             nav="sequences",
             tab="contacts",
             rows=_rows(session, caller, sequence_id),
-            lists=lists,
             flash=request.query_params.get("done"),
             **ctx,
         )
+
+
+@router.get("/sequences/{sequence_id}/import-lists")
+def import_lists(
+    sequence_id: int, request: Request, db: DbDep, box: BoxDep, settings: SettingsDep
+) -> Response:
+    """The ATS's lists for the import picker, fetched after the page is shown: the contacts
+    page never waits for the ATS."""
+    access = _owner_credentials(request, db, box, sequence_id)
+    lists = _lists(access, settings) if access and ATS[access[0]].list_import else []
+    return templates.TemplateResponse(request, "_import_lists.html", {"lists": lists})
 
 
 def _lists(access: tuple[str, dict[str, Any]], settings: Any) -> list[tuple[str, str]]:
