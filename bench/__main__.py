@@ -9,7 +9,8 @@
 3. bench.size  — chunked bulk work: a 10,000-contact add and a whole-sequence resync with
                  1k / 100k / 1M stored, how long each chunk holds the database, peak memory.
 4. bench.planner_scale — one mail-planner round at 5,000 enrollments / 10,000 pending jobs.
-5. bench.fleet — 1, 2 and 4 worker processes on PostgreSQL across 50 connections.
+5. bench.fleet — 1, 2 and 4 worker processes on PostgreSQL across 50 connections at 5 req/s
+   each, 150 ms per ATS call.
 6. bench.load  — p50 / p99 of the contacts API, the contacts page and sign-in, alone and while a
                  10,000-contact add, a resync of 100,000 stored contacts and the mail planner run
                  (the real server, SQLite).
@@ -27,7 +28,7 @@ FULL = [
     ["bench.scale"],
     ["bench.size", "--million"],
     ["bench.planner_scale"],
-    ["bench.fleet", "--contacts", "20000", "--connections", "50", "--workers", "1,2,4"],
+    ["bench.fleet"],
     ["bench.load"],
 ]
 QUICK = [
@@ -35,7 +36,7 @@ QUICK = [
     ["bench.scale", "--sizes", "1000,10000", "--latency-seconds", "10"],
     ["bench.size", "--sizes", "1000,10000"],
     ["bench.planner_scale", "--enrollments", "1000"],
-    ["bench.fleet", "--contacts", "1000", "--connections", "10", "--workers", "1,2"],
+    ["bench.fleet", "--connections", "10", "--seconds", "20", "--workers", "1,2"],
     ["bench.load", "--contacts", "10000", "--baseline-seconds", "10", "--min-seconds", "20"],
 ]
 

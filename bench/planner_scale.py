@@ -3,10 +3,10 @@ everyone behind the planner's query, inside the SQLite write lock).
 
     .venv/bin/python -m bench.planner_scale [--enrollments 5000] [--mailboxes 1] [--database-url …]
 
-Seeds, straight into the tables, a team whose mailboxes each own a one-step sequence with
-their share of the enrollments, all due now, and two pending sync jobs per enrollment (the
-duplicate check and the record sync: 10,000 jobs for 5,000 contacts). Then times, in a
-transaction that is rolled back each time (so every repeat sees the same data):
+Seeds, straight into the tables (with tests/seeding.py), a team whose mailboxes each own a
+one-step sequence with their share of the enrollments, all due now, and two pending sync jobs
+per enrollment (the duplicate check and the record sync: 10,000 jobs for 5,000 contacts). Then
+times, in a transaction that is rolled back each time (so every repeat sees the same data):
 
 - "find next due": the query that picks the next contact to email;
 - "planner round": ``resume_paused`` + ``plan`` for every mailbox, as the mail worker runs it;
@@ -32,118 +32,49 @@ from typing import Any
 
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy import insert, select, text, update
+from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session
+from tests.seeding import add_jobs_for, add_mailbox, add_seat, add_team, enrol_many
 
 from bench.databases import fresh_database
 from outbound.mail import planner
 from outbound.store.db import Database
 from outbound.store.migrate import upgrade
-from outbound.store.models import (
-    AtsConnection,
-    Contact,
-    Enrollment,
-    Mailbox,
-    Sequence,
-    SequenceStep,
-    SyncJob,
-    Team,
-    User,
-    utcnow,
-)
+from outbound.store.models import Mailbox, SyncJob, utcnow
 
 console = Console()
 RESULTS = Path(__file__).parent / "results" / "planner_scale.json"
 
 
 def seed(db: Database, enrollments: int, mailboxes: int) -> None:
-    now = utcnow()
-    due = now - timedelta(minutes=5)
+    due = utcnow() - timedelta(minutes=5)
     with db.session() as s:
-        team = Team(name="Planner")
-        s.add(team)
-        s.flush()
+        team_id = add_team(s, "Planner")
         for m in range(mailboxes):
-            user = User(team_id=team.id, email=f"u{m}@planner.test", name=f"U{m}", role="owner")
-            s.add(user)
-            s.flush()
-            conn = AtsConnection(
-                user_id=user.id,
-                team_id=team.id,
-                provider="crelate",
-                credentials_encrypted=b"sealed",
-                ats_org="org",
+            seat = add_seat(
+                s,
+                team_id,
+                f"u{m}@planner.test",
+                f"U{m}",
                 ats_user_id=f"u{m}",
-                ats_user_name=f"U{m}",
+                sequence=f"S{m}",
+                steps=[("Hi {{first_name|there}}", "Hello")],
             )
-            seq = Sequence(team_id=team.id, owner_id=user.id, name=f"S{m}")
-            seq.steps = [SequenceStep(position=0, subject="Hi {{first_name|there}}", body="Hello")]
-            s.add_all([conn, seq])
-            s.add(
-                Mailbox(
-                    user_id=user.id,
-                    team_id=team.id,
-                    email=f"u{m}@planner.test",
-                    smtp_host="localhost",
-                    smtp_port=25,
-                    smtp_security="none",
-                    smtp_username="u",
-                    secrets_encrypted=b"sealed",
-                    window_start="00:00",
-                    window_end="00:00",
-                    send_days=[0, 1, 2, 3, 4, 5, 6],
-                    daily_limit=100_000,
-                    last_polled_at=now,
-                )
+            add_mailbox(
+                s,
+                team_id,
+                seat.user_id,
+                f"u{m}@planner.test",
+                window_start="00:00",
+                window_end="00:00",
+                send_days=[0, 1, 2, 3, 4, 5, 6],
+                daily_limit=100_000,
             )
-            s.flush()
-            share = range(m, enrollments, mailboxes)
-            first = s.scalar(select(Contact.id).order_by(Contact.id.desc()).limit(1)) or 0
-            s.execute(
-                insert(Contact),
-                [
-                    {"team_id": team.id, "email": f"p{i}@planner.test", "first_name": "P"}
-                    for i in share
-                ],
+            emails = [f"p{i}@planner.test" for i in range(m, enrollments, mailboxes)]
+            enrolled = enrol_many(
+                s, seat, emails, {"first_name": "P"}, state="active", next_step=0, next_send_at=due
             )
-            contact_ids = list(
-                s.scalars(select(Contact.id).where(Contact.id > first).order_by(Contact.id))
-            )
-            s.execute(
-                insert(Enrollment),
-                [
-                    {
-                        "team_id": team.id,
-                        "sequence_id": seq.id,
-                        "contact_id": cid,
-                        "added_by_id": user.id,
-                        "state": "active",
-                        "next_step": 0,
-                        "next_send_at": due,
-                    }
-                    for cid in contact_ids
-                ],
-            )
-            rows = s.execute(
-                select(Enrollment.id, Enrollment.contact_id).where(Enrollment.sequence_id == seq.id)
-            ).all()
-            jobs = [
-                {
-                    "team_id": team.id,
-                    "connection_id": conn.id,
-                    "contact_id": cid,
-                    "enrollment_id": eid,
-                    "kind": kind,
-                    "payload": {},
-                    "status": "pending",
-                    "run_after": now,
-                    "created_at": now,
-                }
-                for eid, cid in rows
-                for kind in ("check_duplicate", "sync_contact")
-            ]
-            for start in range(0, len(jobs), 2000):
-                s.execute(insert(SyncJob), jobs[start : start + 2000])
+            add_jobs_for(s, seat, enrolled)  # each one's duplicate check and record sync
     with db.engine.begin() as conn:
         conn.execute(text("ANALYZE"))
 

@@ -180,7 +180,7 @@ def engine_run(
         worker = Worker(db, settings, request_timeout=30)
         # CPU of this process, every thread: the worker's event loop and its database threads
         # (the simulator is another process; the progress poll below is a query every 0.5 s).
-        start, cpu = time.perf_counter(), time.process_time()
+        began, cpu = time.perf_counter(), time.process_time()
         with Progress(console=console, transient=True) as progress:
             task = progress.add_task(label, total=contacts)
 
@@ -193,7 +193,7 @@ def engine_run(
                 await runner
 
             asyncio.run(watch())
-        elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
+        elapsed, cpu = time.perf_counter() - began, time.process_time() - cpu
         stats = sim.admin("GET", "/stats")
         db.dispose()
     return {

@@ -8,77 +8,45 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import insert, select
+from sqlalchemy import select
 
 from outbound.mail import inbound, planner
 from outbound.store.db import Database
 from outbound.store.job_counts import JobCounter
-from outbound.store.migrate import upgrade
-from outbound.store.models import (
-    AtsConnection,
-    Contact,
-    Enrollment,
-    Sequence,
-    SyncJob,
-    Team,
-    User,
-    utcnow,
-)
+from outbound.store.models import Enrollment, utcnow
 from tests.conftest import database_url
-from tests.pg import reset_schema
+from tests.seeding import (
+    Seat,
+    add_jobs,
+    add_seat,
+    add_team,
+    enrol_many,
+    job_row,
+    migrated_database,
+)
 
 
 @pytest.fixture
 def db(tmp_path: Path) -> Iterator[Database]:
-    url = database_url(tmp_path)
-    reset_schema(url)
-    upgrade(url)
-    database = Database(url)
+    database = migrated_database(database_url(tmp_path))
     yield database
     database.dispose()
 
 
-def _team(db: Database) -> tuple[int, int, int, int]:
+def _team(db: Database) -> Seat:
     """A team, its owner, the owner's connection and a sequence."""
     with db.session() as s:
-        team = Team(name="Acme")
-        s.add(team)
-        s.flush()
-        user = User(team_id=team.id, email="o@acme.test", name="O", role="owner")
-        s.add(user)
-        s.flush()
-        conn = AtsConnection(
-            user_id=user.id,
-            team_id=team.id,
-            provider="crelate",
-            credentials_encrypted=b"sealed",
-            ats_org="org",
-            ats_user_id="o",
-            ats_user_name="O",
-        )
-        seq = Sequence(team_id=team.id, owner_id=user.id, name="S")
-        s.add_all([conn, seq])
-        s.flush()
-        return team.id, user.id, conn.id, seq.id
+        team_id = add_team(s, "Acme")
+        return add_seat(s, team_id, "o@acme.test", "O", ats_user_id="o")
 
 
-def _jobs(db: Database, team_id: int, conn_id: int, status: str, n: int = 1) -> None:
-    now = utcnow()
-    row = {
-        "team_id": team_id,
-        "connection_id": conn_id,
-        "kind": "sync_contact",
-        "payload": {},
-        "status": status,
-        "run_after": now,
-        "created_at": now,
-    }
+def _jobs(db: Database, seat: Seat, status: str, n: int = 1) -> None:
     with db.session() as s:
-        s.execute(insert(SyncJob), [row] * n)
+        add_jobs(s, [job_row(seat.team_id, seat.connection_id, status=status)] * n)
 
 
 def test_finished_jobs_are_recounted_every_scrape_only_while_few(db: Database) -> None:
-    team_id, _, conn_id, _ = _team(db)
+    seat = _team(db)
     clock = [0.0]
     counter = JobCounter(exact_below=3, refresh_seconds=30, clock=lambda: clock[0])
 
@@ -86,14 +54,14 @@ def test_finished_jobs_are_recounted_every_scrape_only_while_few(db: Database) -
         with db.session() as s:
             return counter.count(s)
 
-    _jobs(db, team_id, conn_id, "done", 2)
-    _jobs(db, team_id, conn_id, "pending")
+    _jobs(db, seat, "done", 2)
+    _jobs(db, seat, "pending")
     assert count() == {"pending": 1, "running": 0, "failed": 0, "done": 2, "cancelled": 0}
-    _jobs(db, team_id, conn_id, "done")
+    _jobs(db, seat, "done")
     assert count()["done"] == 3  # 2 were few: recounted
-    _jobs(db, team_id, conn_id, "done")
-    _jobs(db, team_id, conn_id, "pending")
-    _jobs(db, team_id, conn_id, "failed")
+    _jobs(db, seat, "done")
+    _jobs(db, seat, "pending")
+    _jobs(db, seat, "failed")
     counts = count()
     assert counts["done"] == 3  # 3 are many: the last count stands for 30 s
     assert (counts["pending"], counts["failed"]) == (2, 1)  # what waits is always exact
@@ -102,24 +70,17 @@ def test_finished_jobs_are_recounted_every_scrape_only_while_few(db: Database) -
 
 
 def test_ended_pauses_resume_a_batch_per_round(db: Database) -> None:
-    team_id, user_id, _, seq_id = _team(db)
+    seat = _team(db)
     now = utcnow()
     with db.session() as s:
-        for i in range(6):
-            contact = Contact(team_id=team_id, email=f"p{i}@x.test")
-            s.add(contact)
-            s.flush()
-            s.add(
-                Enrollment(
-                    team_id=team_id,
-                    sequence_id=seq_id,
-                    contact_id=contact.id,
-                    added_by_id=user_id,
-                    state="paused",
-                    # The last one is back tomorrow: not resumed.
-                    paused_until=now + timedelta(days=1 if i == 5 else -i),
-                )
-            )
+        enrol_many(
+            s,
+            seat,
+            [f"p{i}@x.test" for i in range(6)],
+            state="paused",
+            # The last one is back tomorrow: not resumed.
+            each=lambda i: {"paused_until": now + timedelta(days=1 if i == 5 else -i)},
+        )
     resumed = []
     for _ in range(4):
         with db.session() as s:

@@ -16,36 +16,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import ClauseElement, Executable, insert, select, text
+from sqlalchemy import ClauseElement, Executable, select
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.compiler import SQLCompiler
 
 from outbound.mail import inbound, planner
-from outbound.store.db import Database
 from outbound.store.job_counts import job_count_statement
-from outbound.store.migrate import upgrade
-from outbound.store.models import (
-    ActivityEvent,
-    AtsConnection,
-    Contact,
-    Enrollment,
-    Mailbox,
-    OutboundEmail,
-    Sequence,
-    SequenceStep,
-    SyncCall,
-    SyncJob,
-    Team,
-    User,
-    utcnow,
-)
+from outbound.store.models import AtsConnection, Mailbox, Team, User, utcnow
 from outbound.web import routes_dashboard
 from tests.conftest import database_url
-from tests.pg import reset_schema
-
-# Rows seeded per big table: enough for statistics that tell a selective index from a scan.
-ROWS = 400
+from tests.seeding import planned_session
 
 
 class Explain(Executable, ClauseElement):
@@ -110,7 +91,7 @@ def plan_of(session: Session, statement: ClauseElement) -> list[Access]:
     rows = session.execute(Explain(statement)).all()
     if session.get_bind().dialect.name == "postgresql":
         return list(_pg_accesses(rows[0][0][0]["Plan"]))
-    return _sqlite_accesses(rows)
+    return _sqlite_accesses(list(rows))
 
 
 def assert_reads(plan: list[Access], table: str, index: str | None = None) -> None:
@@ -126,140 +107,8 @@ def assert_reads(plan: list[Access], table: str, index: str | None = None) -> No
 
 @pytest.fixture
 def session(tmp_path: Path) -> Iterator[Session]:
-    url = database_url(tmp_path)
-    reset_schema(url)
-    upgrade(url)
-    db = Database(url)
-    seed(db)
-    with db.sessions() as s:
-        if s.get_bind().dialect.name == "postgresql":
-            s.execute(text("ANALYZE"))
-            # A few hundred rows fit in a handful of pages, which PostgreSQL rightly reads
-            # whole; without sequential scans it shows the index it would take on a big table.
-            # Full scans of an index stay visible (no condition) and still fail.
-            s.execute(text("SET enable_seqscan = off"))
-        else:
-            s.execute(text("ANALYZE"))
+    with planned_session(database_url(tmp_path)) as s:
         yield s
-    db.dispose()
-
-
-def seed(db: Database) -> None:
-    """Two teams of two mailboxes each; contacts due, paused, emailed, with their jobs, calls and
-    events, spread over many values so that an index is worth reading."""
-    now = utcnow()
-    with db.session() as s:
-        for t in range(2):
-            team = Team(name=f"T{t}")
-            s.add(team)
-            s.flush()
-            for m in range(2):
-                user = User(team_id=team.id, email=f"u{t}{m}@x.test", name=f"U{m}", role="owner")
-                s.add(user)
-                s.flush()
-                conn = AtsConnection(
-                    user_id=user.id,
-                    team_id=team.id,
-                    provider="crelate",
-                    credentials_encrypted=b"sealed",
-                    ats_org="org",
-                    ats_user_id=f"u{t}{m}",
-                    ats_user_name="U",
-                )
-                seq = Sequence(team_id=team.id, owner_id=user.id, name="S")
-                seq.steps = [SequenceStep(position=0, subject="Hi", body="Hello")]
-                mb = Mailbox(
-                    user_id=user.id,
-                    team_id=team.id,
-                    email=f"u{t}{m}@x.test",
-                    smtp_host="h",
-                    smtp_port=25,
-                    smtp_security="none",
-                    smtp_username="u",
-                    secrets_encrypted=b"sealed",
-                    last_polled_at=now,
-                )
-                s.add_all([conn, seq, mb])
-                s.flush()
-                _seed_contacts(s, team.id, user.id, conn.id, seq.id, mb.id, f"{t}{m}")
-
-
-def _seed_contacts(
-    s: Session, team_id: int, user_id: int, conn_id: int, seq_id: int, mb_id: int, tag: str
-) -> None:
-    now = utcnow()
-    states = ("active", "active", "finished", "paused", "replied")
-    for i in range(ROWS):
-        contact = Contact(team_id=team_id, email=f"p{i}-{tag}@y.test")
-        s.add(contact)
-        s.flush()
-        state = states[i % len(states)]
-        e = Enrollment(
-            team_id=team_id,
-            sequence_id=seq_id,
-            contact_id=contact.id,
-            added_by_id=user_id,
-            state=state,
-            sync_state=("synced", "pending", "failed")[i % 3],
-            next_send_at=now + timedelta(minutes=i - ROWS // 2) if state == "active" else None,
-            paused_until=now + timedelta(hours=i - ROWS // 2) if state == "paused" else None,
-        )
-        s.add(e)
-        s.flush()
-        s.execute(
-            insert(SyncJob),
-            [
-                {
-                    "team_id": team_id,
-                    "connection_id": conn_id,
-                    "contact_id": contact.id,
-                    "enrollment_id": e.id,
-                    "kind": kind,
-                    "payload": {},
-                    "status": ("done", "done", "done", "pending", "failed")[(i + k) % 5],
-                    "run_after": now,
-                    "created_at": now,
-                }
-                for k, kind in enumerate(("check_duplicate", "sync_contact", "log_activity"))
-            ],
-        )
-        job_id = s.scalar(select(SyncJob.id).order_by(SyncJob.id.desc()).limit(1))
-        s.add(
-            OutboundEmail(
-                team_id=team_id,
-                enrollment_id=e.id,
-                mailbox_id=mb_id,
-                step_position=0,
-                message_id=f"<m{i}-{tag}@x.test>",
-                token=f"t{i}-{tag}",
-                to_address=contact.email,
-                subject="Hi",
-                body_text="Hello",
-                status=("sent", "sent", "queued", "cancelled")[i % 4],
-                run_after=now,
-                created_at=now - timedelta(hours=i),
-            )
-        )
-        s.add(
-            SyncCall(
-                contact_id=contact.id,
-                job_id=job_id,
-                method="POST",
-                path="/x",
-                status_code=(200, 201, 429, 404)[i % 4],
-                outcome="ok",
-                at=now - timedelta(minutes=i * 7),
-            )
-        )
-        s.add(
-            ActivityEvent(
-                team_id=team_id,
-                enrollment_id=e.id,
-                contact_id=contact.id,
-                kind=("sent", "replied", "opened")[i % 3],
-                occurred_at=now - timedelta(hours=i * 3),
-            )
-        )
 
 
 def _mailbox(session: Session) -> Mailbox:

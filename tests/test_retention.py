@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 from pydantic import ValidationError
-from sqlalchemy import func, insert, select, text
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from outbound.metrics import REGISTRY
@@ -23,7 +23,6 @@ from outbound.service import retention
 from outbound.service.retention import count_prunable, prune_once
 from outbound.settings import Settings
 from outbound.store.db import Database
-from outbound.store.migrate import upgrade
 from outbound.store.models import (
     ActivityEvent,
     AtsConnection,
@@ -36,10 +35,9 @@ from outbound.store.models import (
     utcnow,
 )
 from tests.conftest import Team, database_url
-from tests.pg import reset_schema
+from tests.seeding import add_connection, add_jobs, insert_rows, job_row, planned_session
 from tests.test_api_core import make_sequence
 from tests.test_query_plans import Explain, assert_reads, plan_of
-from tests.test_query_plans import seed as seed_plan_tables
 
 OLD = timedelta(days=100)  # past the default 90-day window
 
@@ -62,25 +60,15 @@ def enrol(team: Team, db: Database, email: str = "ann@talent.example.com") -> Pe
         assert e is not None
         conn_id = s.scalar(select(AtsConnection.id).where(AtsConnection.team_id == team.team_id))
         if conn_id is None:
-            conn = AtsConnection(
-                user_id=team.user_ids["owner"],
-                team_id=team.team_id,
-                provider="crelate",
-                credentials_encrypted=b"sealed",
-                ats_org="org",
-                ats_user_id="u1",
-                ats_user_name="Owner",
-            )
-            s.add(conn)
-            s.flush()
-            conn_id = conn.id
+            conn_id = add_connection(s, team.team_id, team.user_ids["owner"], "u1", "Owner")
         return Person(eid, e.contact_id, conn_id)
 
 
 def add_calls(db: Database, p: Person, n: int, at: datetime, status: int | None = 200) -> None:
     with db.session() as s:
-        s.execute(
-            insert(SyncCall),
+        insert_rows(
+            s,
+            SyncCall,
             [
                 {
                     "contact_id": p.contact_id,
@@ -98,20 +86,22 @@ def add_calls(db: Database, p: Person, n: int, at: datetime, status: int | None 
 
 def add_events(db: Database, p: Person, kind: str, n: int, at: datetime) -> list[int]:
     with db.session() as s:
-        events = [
-            ActivityEvent(
-                team_id=_team_of(s, p),
-                enrollment_id=p.enrollment_id,
-                contact_id=p.contact_id,
-                kind=kind,
-                subject="Hi",
-                occurred_at=at + timedelta(seconds=i),
-            )
-            for i in range(n)
-        ]
-        s.add_all(events)
-        s.flush()
-        return [e.id for e in events]
+        team_id = _team_of(s, p)
+        return insert_rows(
+            s,
+            ActivityEvent,
+            [
+                {
+                    "team_id": team_id,
+                    "enrollment_id": p.enrollment_id,
+                    "contact_id": p.contact_id,
+                    "kind": kind,
+                    "subject": "Hi",
+                    "occurred_at": at + timedelta(seconds=i),
+                }
+                for i in range(n)
+            ],
+        )
 
 
 def add_job(
@@ -124,21 +114,20 @@ def add_job(
     last_error: str | None = None,
 ) -> int:
     with db.session() as s:
-        job = SyncJob(
-            team_id=_team_of(s, p),
-            connection_id=p.connection_id,
+        row = job_row(
+            _team_of(s, p),
+            p.connection_id,
+            kind,
+            status,
             contact_id=p.contact_id,
             enrollment_id=p.enrollment_id,
-            kind=kind,
+            at=(finished_at or utcnow()) - timedelta(minutes=1),
             payload=payload or {},
-            status=status,
-            created_at=(finished_at or utcnow()) - timedelta(minutes=1),
             finished_at=finished_at,
             last_error=last_error,
         )
-        s.add(job)
-        s.flush()
-        return job.id
+        (job_id,) = add_jobs(s, [row])
+        return job_id
 
 
 def _team_of(s: Session, p: Person) -> int:
@@ -381,17 +370,8 @@ def test_the_window_setting_is_checked(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def seeded(tmp_path: Path) -> Iterator[Session]:
-    url = database_url(tmp_path)
-    reset_schema(url)
-    upgrade(url)
-    db = Database(url)
-    seed_plan_tables(db)
-    with db.sessions() as s:
-        s.execute(text("ANALYZE"))
-        if s.get_bind().dialect.name == "postgresql":
-            s.execute(text("SET enable_seqscan = off"))  # as in test_query_plans
+    with planned_session(database_url(tmp_path)) as s:
         yield s
-    db.dispose()
 
 
 @pytest.mark.parametrize("resume", [False, True])

@@ -10,23 +10,16 @@ from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import event, insert
+from sqlalchemy import event
 
 from outbound.store.db import Database
-from outbound.store.models import (
-    AtsConnection,
-    Contact,
-    Enrollment,
-    Sequence,
-    SyncCall,
-    SyncJob,
-    User,
-    utcnow,
-)
+from outbound.store.models import SyncCall, User, utcnow
 from outbound.web.session import hash_password
 from tests.conftest import Team
+from tests.seeding import add_connection, add_jobs_for, add_seat, add_user, enrol_many
 
 PASSWORD = "pw-owner-123"
+CRELATE_ORG = "https://app.crelate.com"
 
 
 @contextmanager
@@ -49,52 +42,25 @@ def add_teammates(db: Database, team: Team, start: int, stop: int) -> None:
     now = utcnow()
     with db.session() as s:
         for i in range(start, stop):
-            user = User(
-                team_id=team.team_id, email=f"mate{i}@acme.test", name=f"Mate {i}", role="recruiter"
-            )
-            s.add(user)
-            s.flush()
+            email, name = f"mate{i}@acme.test", f"Mate {i}"
             if i % 2:
+                add_user(s, team.team_id, email, name, "recruiter")
                 continue
-            conn = AtsConnection(
-                user_id=user.id,
-                team_id=team.team_id,
-                provider="crelate",
-                credentials_encrypted=b"sealed",
-                ats_org="https://app.crelate.com",
+            seat = add_seat(
+                s,
+                team.team_id,
+                email,
+                name,
                 ats_user_id=f"mate{i}",
-                ats_user_name=f"Mate {i}",
+                sequence=f"S{i}",
+                role="recruiter",
+                ats_org=CRELATE_ORG,
             )
-            seq = Sequence(team_id=team.team_id, owner_id=user.id, name=f"S{i}")
-            contact = Contact(team_id=team.team_id, email=f"p{i}@prospect.test")
-            s.add_all([conn, seq, contact])
-            s.flush()
-            enrollment = Enrollment(
-                team_id=team.team_id,
-                sequence_id=seq.id,
-                contact_id=contact.id,
-                added_by_id=user.id,
-                sync_state="synced",
-            )
-            s.add(enrollment)
-            s.flush()
-            job = s.execute(
-                insert(SyncJob).returning(SyncJob.id),
-                {
-                    "team_id": team.team_id,
-                    "connection_id": conn.id,
-                    "contact_id": contact.id,
-                    "enrollment_id": enrollment.id,
-                    "kind": "sync_contact",
-                    "payload": {},
-                    "status": "pending",
-                    "run_after": now,
-                    "created_at": now,
-                },
-            ).scalar_one()
+            enrolled = enrol_many(s, seat, [f"p{i}@prospect.test"], sync_state="synced")
+            (job,) = add_jobs_for(s, seat, enrolled, kinds=["sync_contact"])
             s.add(
                 SyncCall(
-                    contact_id=contact.id,
+                    contact_id=enrolled[0][0],
                     job_id=job,
                     method="GET",
                     path="/contacts",
@@ -107,17 +73,7 @@ def add_teammates(db: Database, team: Team, start: int, stop: int) -> None:
 
 def connect_owner(db: Database, team: Team) -> None:
     with db.session() as s:
-        s.add(
-            AtsConnection(
-                user_id=team.user_ids["owner"],
-                team_id=team.team_id,
-                provider="crelate",
-                credentials_encrypted=b"sealed",
-                ats_org="https://app.crelate.com",
-                ats_user_id="owner",
-                ats_user_name="Owner",
-            )
-        )
+        add_connection(s, team.team_id, team.user_ids["owner"], "owner", "Owner", CRELATE_ORG)
         owner = s.get(User, team.user_ids["owner"])
         assert owner is not None
         owner.password_hash = hash_password(PASSWORD)
