@@ -29,8 +29,10 @@ class Settings(BaseSettings):
     secret_key: str | None = None
     host: str = "127.0.0.1"
     port: int = 8000
-    # Worker knobs: how many ATS calls may be in flight, how long a claim lasts.
-    worker_concurrency: int = 32
+    # Worker knobs: how many jobs may be in flight, how long a claim lasts. Each connection's
+    # own share is about a second of its pacing (sync/worker._claim_plan); this caps the sum,
+    # so that 50 connections at 5 req/s and 150 ms per call (~0.3 s a job) keep their pace.
+    worker_concurrency: int = 256
     worker_batch_size: int = 64
     lease_seconds: int = 60
     # Per ATS credential, requests per second the worker allows itself (limits undocumented);

@@ -14,19 +14,23 @@ Two kinds of transaction:
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+T = TypeVar("T")
 READ_ONLY = "outbound_read_only"  # execution option of the engine behind read sessions
 _TICKET = "outbound_writer_turn"  # connection info: this connection holds its writer turn
 _QUERY_ONLY = "outbound_query_only"  # connection info: PRAGMA query_only is on
@@ -249,6 +253,7 @@ class Database:
         # The same pool and events; its transactions begin read-only (see _on_begin).
         self.read_engine = self.engine.execution_options(**{READ_ONLY: True})
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._threads: ThreadPoolExecutor | None = None
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -264,5 +269,19 @@ class Database:
         with self.sessions(bind=self.read_engine) as session, session.begin():
             yield session
 
+    async def in_thread(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """A blocking unit of database work, off the event loop, on this database's own
+        threads: as many as can usefully work at once (SQLite has one writer; PostgreSQL's pool
+        keeps 10 connections), not the loop's default executor (6 threads on 2 cores, shared
+        with everything else that uses ``asyncio.to_thread``)."""
+        if self._threads is None:
+            size = 4 if is_sqlite(self.engine) else 16
+            self._threads = ThreadPoolExecutor(max_workers=size, thread_name_prefix="outbound-db")
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._threads, partial(fn, *args, **kwargs))
+
     def dispose(self) -> None:
+        if self._threads is not None:
+            self._threads.shutdown(wait=False)
+            self._threads = None
         self.engine.dispose()

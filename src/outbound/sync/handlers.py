@@ -8,7 +8,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -52,7 +51,7 @@ class JobRun:
     pending: list[Fact] = field(default_factory=list)
 
     async def db_call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
-        return await asyncio.to_thread(fn, self.db, *args, **kwargs)
+        return await self.db.in_thread(fn, self.db, *args, **kwargs)
 
     def later(self, fn: Callable[..., None], *args: Any, **kwargs: Any) -> None:
         """A fact to commit with the job's next transaction."""
@@ -72,7 +71,7 @@ class JobRun:
                     fact(session)
                 return fn(session)
 
-        return await asyncio.to_thread(unit)
+        return await self.db.in_thread(unit)
 
     def effect(self, cs: ContactState, name: str) -> st.EffectKey:
         assert self.job.contact_id is not None

@@ -6,7 +6,6 @@ them: no lookup by email, no "Exists in …" warning, no second record.
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -79,7 +78,7 @@ def listed_record(person: AtsPerson) -> ListedRecord:
 
 async def import_list(run: JobRun) -> None:
     import_id = run.job.payload["import_id"]
-    started = await asyncio.to_thread(_start, run.db, import_id, run.job.connection_id)
+    started = await run.db.in_thread(_start, run.db, import_id, run.job.connection_id)
     if started is None:
         return
     caller, sequence_id, list_id, (provider, org) = started
@@ -104,11 +103,11 @@ async def import_list(run: JobRun) -> None:
             # A list naming one email twice: the first record is the one linked.
             records.setdefault(normalise_email(person.email), listed_record(person))
         if len(batch) + skipped >= BATCH:
-            await asyncio.to_thread(
+            await run.db.in_thread(
                 _add_batch, run.db, import_id, caller, sequence_id, batch, skipped, source(records)
             )
             batch, records, skipped = [], {}, 0
-    await asyncio.to_thread(
+    await run.db.in_thread(
         _add_batch, run.db, import_id, caller, sequence_id, batch, skipped, source(records)
     )
-    await asyncio.to_thread(_finish, run.db, import_id, None)
+    await run.db.in_thread(_finish, run.db, import_id, None)

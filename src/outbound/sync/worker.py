@@ -321,7 +321,7 @@ class Worker:
             with self.db.session() as session:
                 return fn(session, *args, **kwargs)
 
-        return await asyncio.to_thread(unit)
+        return await self.db.in_thread(unit)
 
     def _log_failure(self, job: claims.ClaimedJob, message: str) -> None:
         log.warning(
@@ -356,7 +356,7 @@ class Worker:
         interval = min(1.0, self.settings.lease_seconds / 6)
         if self._leased and time.monotonic() - self._leased_at < interval:
             return
-        self._leased = await asyncio.to_thread(
+        self._leased = await self.db.in_thread(
             claims.acquire_connections,
             self.db,
             self.worker_id,
@@ -372,7 +372,7 @@ class Worker:
         free = self.settings.worker_concurrency - len(self._inflight)
         if free <= 0 or not self._leased:
             return 0
-        jobs = await asyncio.to_thread(
+        jobs = await self.db.in_thread(
             claims.claim,
             self.db,
             self.worker_id,
@@ -383,11 +383,11 @@ class Worker:
         if not jobs:
             return 0
         try:
-            infos = await asyncio.to_thread(self._load_connections, {j.connection_id for j in jobs})
+            infos = await self.db.in_thread(self._load_connections, {j.connection_id for j in jobs})
         except Exception:
             # E.g. credentials this key cannot decrypt: hand the jobs back at once rather than
             # leave them "running" until their lease runs out.
-            await asyncio.to_thread(self._give_back, jobs)
+            await self.db.in_thread(self._give_back, jobs)
             raise
         for job in jobs:
             runtime = await self._runtime(job.connection_id, infos[job.connection_id])
@@ -450,7 +450,7 @@ class Worker:
                     continue
                 if time.monotonic() - last_beat > self.settings.lease_seconds / 3:
                     try:
-                        await asyncio.to_thread(
+                        await self.db.in_thread(
                             claims.heartbeat,
                             self.db,
                             self.worker_id,
@@ -475,7 +475,7 @@ class Worker:
             if self._inflight:
                 await asyncio.wait(list(self._inflight.values()))
             with contextlib.suppress(Exception):  # a database outage: the leases expire
-                await asyncio.to_thread(claims.release_all, self.db, self.worker_id)
+                await self.db.in_thread(claims.release_all, self.db, self.worker_id)
             for runtime in self._runtimes.values():
                 await runtime.connector.aclose()
             self._runtimes.clear()
@@ -485,7 +485,7 @@ class Worker:
         while a sweep is unfinished. Its failure (the database away) never stops the worker."""
         try:
             tables = self._prune_tables or retention.TABLES
-            report = await asyncio.to_thread(
+            report = await self.db.in_thread(
                 retention.prune_once, self.db, self.settings, tables=tables
             )
         except Exception:
@@ -518,7 +518,7 @@ class Worker:
                 if self._inflight:
                     continue
                 try:
-                    if await asyncio.to_thread(self.open_job_count) == 0:
+                    if await self.db.in_thread(self.open_job_count) == 0:
                         return
                 except Exception:  # the database is away: not idle, keep waiting
                     log.exception("cannot count open work; retrying")
