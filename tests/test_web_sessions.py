@@ -150,3 +150,11 @@ def test_one_address_guessing_many_accounts_is_held_off(team: Team, owner_passwo
     # Every account had one try, but the address is out of tries: even the owner must wait.
     status, text = try_sign_in(client, OWNER, owner_password)
     assert status == 429 and "Wait" in text
+
+
+def test_a_control_character_in_the_sign_in_form_is_a_plain_refusal(
+    team: Team, owner_password: str
+) -> None:
+    # A NUL used to reach the database (a 500 on PostgreSQL); it matches no account.
+    assert try_sign_in(browser(team), "owner\x00@acme.test", owner_password)[0] == 401
+    assert try_sign_in(browser(team), OWNER, owner_password + "\x00")[0] == 401

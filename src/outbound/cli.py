@@ -35,6 +35,15 @@ def _fail(message: str) -> None:
     raise typer.Exit(code=2)
 
 
+def _check_text(option: str, value: str) -> None:
+    """What the REST API refuses in text (outbound.domain.text) is refused here too."""
+    from outbound.domain.text import text_problem
+
+    problem = text_problem(value)
+    if problem:
+        _fail(f"{option} {problem}")
+
+
 @db_app.command("upgrade")
 def db_upgrade(revision: str = "head") -> None:
     """Apply migrations to the configured database (created if missing)."""
@@ -60,6 +69,7 @@ def team_create(name: str) -> None:
     from outbound.service.errors import ServiceError
     from outbound.store.db import Database
 
+    _check_text("the team name", name)
     settings = _settings()
     db = Database(settings.resolved_database_url, settings.database_lock_timeout_seconds)
     try:
@@ -83,6 +93,8 @@ def user_create(
     from outbound.service.errors import ServiceError
     from outbound.store.db import Database
 
+    _check_text("--email", email)
+    _check_text("--name", name)
     if "@" not in email:
         _fail("--email must be an email address")
     password_hash = None

@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+from typing import Any
 
 from fastapi import APIRouter, FastAPI, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from outbound.api import errors
+from outbound.api.guards import BodyLimit, SecurityHeaders
 from outbound.api.routes_contacts import router as contacts_router
 from outbound.api.routes_enrollments import router as enrollments_router
 from outbound.api.routes_integration import router as integration_router
@@ -18,7 +20,7 @@ from outbound.api.routes_mailbox import router as mailbox_router
 from outbound.api.routes_sequences import router as sequences_router
 from outbound.api.routes_team import router as team_router
 from outbound.api.routes_tracking import router as tracking_router
-from outbound.api.schemas import ERROR_RESPONSES, ErrorOut
+from outbound.api.schemas import ERROR_RESPONSES, MAX_ID, ErrorOut
 from outbound.crypto import SecretBox
 from outbound.mail.worker import MailWorker
 from outbound.metrics import render
@@ -33,6 +35,33 @@ SERVER_ERRORS: dict[int | str, dict[str, object]] = {
     500: {"model": ErrorOut, "description": "An error on our side: the request was rolled back"},
     503: {"model": ErrorOut, "description": "The database is unavailable: try again later"},
 }
+
+
+def _exact_bounds(node: Any) -> None:
+    # FastAPI's OpenAPI model holds minimum/maximum as floats: 1 became 1.0, and the largest
+    # row id, 2**63 - 1, became 2**63 (a bound the API refuses). Put the integers back.
+    if isinstance(node, dict):
+        for key in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
+            value = node.get(key)
+            if isinstance(value, float) and value.is_integer():
+                node[key] = MAX_ID if value == float(MAX_ID) else int(value)
+        for child in node.values():
+            _exact_bounds(child)
+    elif isinstance(node, list):
+        for child in node:
+            _exact_bounds(child)
+
+
+def exact_openapi_bounds(app: FastAPI) -> None:
+    """The schema served at /openapi.json, with integer bounds exact."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            _exact_bounds(generate())
+        return app.openapi_schema or generate()
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def create_app(
@@ -64,6 +93,7 @@ def create_app(
     app.state.db = db
     app.state.box = SecretBox(settings.fernet_key)
     errors.install(app)
+    exact_openapi_bounds(app)
 
     api = APIRouter(prefix="/api/v1", responses={**ERROR_RESPONSES, **SERVER_ERRORS})
     for router in (
@@ -78,6 +108,10 @@ def create_app(
     app.include_router(api)
     app.include_router(tracking_router)
     web.install(app, settings)
+    # Outermost: a refused body is refused before anything else runs, and every answer, the
+    # 413 included, carries the security headers.
+    app.add_middleware(BodyLimit, max_bytes=settings.max_request_bytes)
+    app.add_middleware(SecurityHeaders)
 
     @app.get("/healthz", tags=["ops"])
     def healthz() -> dict[str, str]:

@@ -6,12 +6,15 @@ commits before the answer: ``deps.SessionDep``, and the web app's explicit block
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 
+from outbound.api.guards import security_headers
 from outbound.domain.vocabulary import PROVIDERS
 from outbound.service.errors import ServiceError
 
@@ -44,9 +47,19 @@ def _server_error(
     return PlainTextResponse(detail[:1].upper() + detail[1:] + ".", status, headers)
 
 
+def message(error: Mapping[str, Any], method: str = "") -> str:
+    """A validation error in words: pydantic's "Value error, " dropped, and a null where the
+    field takes none said so (with what to do instead in a PATCH)."""
+    if error.get("input", ...) is None and error.get("type") != "missing":
+        if method == "PATCH":
+            return "cannot be null: leave the field out to keep its value"
+        return "must not be null"
+    return str(error.get("msg", "invalid")).removeprefix("Value error, ")
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
-    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = []
         for e in exc.errors():
             field = _field(e.get("loc", ()))
@@ -54,7 +67,7 @@ def install(app: FastAPI) -> None:
                 # The discriminator itself is wrong (e.g. an unknown provider): name it.
                 tag = str((e.get("ctx") or {}).get("discriminator", "")).strip("'")
                 field = f"{field}.{tag}" if field != "body" else tag
-            errors.append({"field": field, "message": str(e.get("msg", "invalid"))})
+            errors.append({"field": field, "message": message(e, request.method)})
         first = errors[0] if errors else {"field": "body", "message": "invalid"}
         return JSONResponse(
             status_code=422,
@@ -97,4 +110,6 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, _: Exception) -> Response:
         # Starlette answers with this, then re-raises so that the server logs the traceback.
-        return _server_error(request, 500, "an unexpected error stopped this request")
+        # It is sent outside the middlewares: the security headers are added here.
+        headers = security_headers(request.url.path)
+        return _server_error(request, 500, "an unexpected error stopped this request", headers)

@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from fastapi import APIRouter, Query
 
 from outbound.api.deps import CallerDep, SessionDep
-from outbound.api.schemas import MAX_ID, ContactIn, ContactOut, ContactPatch, DbId
+from outbound.api.schemas import (
+    MAX_EMAIL,
+    MAX_ID,
+    ContactIn,
+    ContactOut,
+    ContactPatch,
+    DbId,
+    Line,
+)
 from outbound.service import contacts
 
 router = APIRouter(tags=["contacts"])
@@ -17,7 +27,9 @@ def list_contacts(
     caller: CallerDep,
     limit: int = Query(100, ge=1, le=1000),
     offset: int = Query(0, ge=0, le=MAX_ID),
-    email: str | None = None,
+    email: Annotated[
+        Line | None, Query(max_length=MAX_EMAIL, description="Only the contact with this email")
+    ] = None,
 ) -> object:
     return contacts.list_contacts(session, caller, limit, offset, email)
 
@@ -36,6 +48,8 @@ def get_contact(contact_id: DbId, session: SessionDep, caller: CallerDep) -> obj
 def patch_contact(
     contact_id: DbId, body: ContactPatch, session: SessionDep, caller: CallerDep
 ) -> object:
+    """Only the fields sent change: `null` empties a field the answer can show as null; for
+    `email` and `custom_variables` (send {} to remove them all) it is refused."""
     return contacts.update_contact(session, caller, contact_id, body.model_dump(exclude_unset=True))
 
 

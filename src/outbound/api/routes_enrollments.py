@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, Request, Response
 from outbound.api.deps import BoxDep, CallerDep, DbDep, ReadSessionDep, SessionDep, SettingsDep
 from outbound.api.schemas import (
     MAX_ID,
+    BatchId,
     BatchProgress,
     ContactOut,
     DbId,
@@ -216,7 +217,7 @@ def resync(sequence_id: DbId, body: ResyncIn, db: DbDep, caller: CallerDep) -> o
 
 
 @router.get("/sync-batches/{batch_id}", response_model=BatchProgress)
-def batch_progress(batch_id: str, session: SessionDep, caller: CallerDep) -> object:
+def batch_progress(batch_id: BatchId, session: SessionDep, caller: CallerDep) -> object:
     return enrollments.batch_progress(session, caller, batch_id)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
+from pydantic import MISSING
 
 from outbound.api.deps import BoxDep, CallerDep, DbDep, SessionDep, SettingsDep
 from outbound.api.schemas import DbId, SequenceIn, SequenceOut, SequencePatch
@@ -48,10 +49,12 @@ def patch_sequence(
     settings: SettingsDep,
     box: BoxDep,
 ) -> object:
-    """A new job/project in `sync.job_id` is checked against the owner's ATS first."""
+    """A new job/project in `sync.job_id` is checked against the owner's ATS first. Only the
+    fields sent change; `null` is refused for all but `sync.record_type` and `sync.job_id`,
+    which it clears."""
     steps = (
         None
-        if body.steps is None
+        if body.steps is MISSING
         else [StepInput(s.subject, s.body, s.delay_days) for s in body.steps]
     )
     return sequences.save_sequence(
@@ -59,9 +62,9 @@ def patch_sequence(
         caller,
         AtsAccess(settings, box),
         sequence_id,
-        body.name,
+        None if body.name is MISSING else body.name,
         steps,
-        body.sync.model_dump(exclude_unset=True),
+        {} if body.sync is MISSING else body.sync.model_dump(exclude_unset=True),
     )
 
 

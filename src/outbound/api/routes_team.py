@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
+from pydantic import MISSING
 
 from outbound.api.deps import CallerDep, SessionDep
 from outbound.api.schemas import DbId, UserCreated, UserIn, UserOut, UserPatch
@@ -38,10 +39,12 @@ def add_user(body: UserIn, session: SessionDep, caller: CallerDep) -> object:
 
 @router.patch("/users/{user_id}", response_model=UserOut)
 def patch_user(user_id: DbId, body: UserPatch, session: SessionDep, caller: CallerDep) -> object:
-    group = body.group_name if "group_name" in body.model_fields_set else None
-    if "group_name" in body.model_fields_set and body.group_name is None:
-        group = ""
-    return accounts.update_teammate(session, caller, user_id, body.role, group)
+    """Only the fields sent change: `group_name` null (or "") removes the group; `role` null
+    is refused."""
+    role = None if body.role is MISSING else body.role
+    # The service keeps a group given as None and removes one given as "".
+    group = None if body.group_name is MISSING else (body.group_name or "")
+    return accounts.update_teammate(session, caller, user_id, role, group)
 
 
 @router.delete("/users/{user_id}", status_code=204)

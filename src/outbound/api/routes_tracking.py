@@ -12,6 +12,7 @@ from fastapi import APIRouter
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from outbound.api.deps import SessionDep
+from outbound.domain.text import text_problem
 from outbound.service import outreach
 from outbound.service.errors import NotFound
 
@@ -20,17 +21,24 @@ PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRA
 NO_STORE = {"Cache-Control": "no-store, private"}
 
 
+def _token(token: str) -> str:
+    """A token as Outbound makes them, or an unknown link (a NUL would reach the database)."""
+    if text_problem(token):
+        raise NotFound("unknown link", "token")
+    return token
+
+
 @router.get("/t/o/{token}.gif")
 def open_pixel(token: str, session: SessionDep) -> Response:
     # Always the pixel, even for an unknown token: a broken image tells nobody anything.
     with contextlib.suppress(NotFound):
-        outreach.opened(session, token)
+        outreach.opened(session, _token(token))
     return Response(PIXEL, media_type="image/gif", headers=NO_STORE)
 
 
 @router.get("/t/c/{token}/{index}")
 def click(token: str, index: int, session: SessionDep) -> RedirectResponse:
-    url = outreach.clicked(session, token, index)
+    url = outreach.clicked(session, _token(token), index)
     return RedirectResponse(url, status_code=302, headers=NO_STORE)
 
 
@@ -54,6 +62,6 @@ def unsubscribe_page(token: str) -> HTMLResponse:
 @router.post("/u/{token}", response_class=HTMLResponse)
 def unsubscribe(token: str, session: SessionDep) -> HTMLResponse:
     """Both the page's button and RFC 8058 one-click (`List-Unsubscribe=One-Click`)."""
-    address = outreach.unsubscribe(session, token)
+    address = outreach.unsubscribe(session, _token(token))
     done = f"<h1>Unsubscribed</h1><p>{html.escape(address)} will not be emailed again.</p>"
     return HTMLResponse(PAGE.format(content=done), headers=NO_STORE)

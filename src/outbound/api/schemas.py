@@ -1,38 +1,238 @@
-"""Request and response bodies of the REST API. Credentials have no output model at all."""
+"""Request and response bodies of the REST API. Credentials have no output model at all.
+
+The schema is the contract: every rule an input is checked against is stated in it (types,
+sizes, counts, patterns), and what a request body may hold is checked strictly (``true`` is not
+``1``, ``"5"`` is not ``5``, a date-time is a string with a zone). Text fields refuse control
+characters (``outbound.domain.text``): the pattern of every string says so.
+
+PATCH: a field left out is kept. ``null`` clears a field that can be empty (one the answer may
+show as null); for any other field ``null`` is a 422 naming it.
+"""
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, create_model, field_validator
+from pydantic import (
+    MISSING,
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    GetJsonSchemaHandler,
+    create_model,
+    field_validator,
+)
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema
 
 from outbound.connectors.registry import ATS
 from outbound.connectors.spec import AtsSpec
 from outbound.domain.templates import syntax_error
+from outbound.domain.text import (
+    FILLED_LINE_PATTERN,
+    FILLED_TEXT_PATTERN,
+    LINE_PATTERN,
+    TEXT_PATTERN,
+    text_problem,
+)
+from outbound.domain.vocabulary import CONTACT_FIELDS
 
 RoleIn = Literal["owner", "manager", "recruiter"]
 # Row ids are 64-bit: anything else is refused at the edge, not by the database.
 MAX_ID = 2**63 - 1
-DbId = Annotated[int, Field(ge=1, le=MAX_ID)]
 SyncModeIn = Literal["off", "on_add", "on_reply", "on_interested"]
 RecordTypeIn = Literal["candidate", "client_contact", "lead_contact", "employee"]
 
+# Limits the code enforces, stated in the schema (maxLength, maxItems, maxProperties).
+MAX_VARIABLES = 100  # custom variables per contact
+MAX_VARIABLE_NAME = 64
+MAX_VARIABLE_VALUE = 10_000  # characters: a paragraph, not a document
+MAX_EMAIL = 254  # RFC 5321's longest path
+
+
+class _States:
+    """Adds JSON Schema keywords for a rule a validator enforces in code (a keyword the field
+    sets itself, e.g. a stricter pattern, is kept)."""
+
+    def __init__(self, **keywords: Any) -> None:
+        self.keywords = keywords
+
+    def __get_pydantic_json_schema__(
+        self, schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        out = handler(schema)
+        for key, value in self.keywords.items():
+            out.setdefault(key, value)
+        return out
+
+
+def _line(value: str) -> str:
+    problem = text_problem(value)
+    if problem:
+        raise ValueError(problem)
+    return value
+
+
+def _text(value: str) -> str:
+    problem = text_problem(value, multiline=True)
+    if problem:
+        raise ValueError(problem)
+    return value
+
+
+# One line of text (names, subjects, ids): no control characters, no line breaks.
+Line = Annotated[str, AfterValidator(_line), _States(pattern=LINE_PATTERN)]
+# Multi-line text (a step's body, a variable's value): tab, newline and CR allowed.
+Text = Annotated[str, AfterValidator(_text), _States(pattern=TEXT_PATTERN)]
+# The same where something must be given: leading and trailing spaces are trimmed, so a
+# value of spaces only is empty (give these min_length=1).
+FilledLine = Annotated[str, AfterValidator(_line), _States(pattern=FILLED_LINE_PATTERN)]
+FilledText = Annotated[str, AfterValidator(_text), _States(pattern=FILLED_TEXT_PATTERN)]
+
+# An address as mail servers take it: a dot-atom local part, a domain of LDH labels with a dot.
+EMAIL_PATTERN = (
+    r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
+    r"@([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$"
+)
+_EMAIL = re.compile(EMAIL_PATTERN)
+
+
+def _email(value: str) -> str:
+    _line(value)
+    if not _EMAIL.match(value):
+        raise ValueError("is not an email address (name@example.com)")
+    return value
+
+
+Email = Annotated[
+    str, Field(max_length=MAX_EMAIL), AfterValidator(_email), _States(pattern=EMAIL_PATTERN)
+]
+
+URL_PATTERN = r"^https?://[^\u0000-\u0020\u007F-\u009F]+$"
+_URL = re.compile(URL_PATTERN)
+
+
+def _url(value: str) -> str:
+    if not _URL.match(value):
+        raise ValueError("must be a URL starting with https:// (no spaces)")
+    return value
+
+
+Url = Annotated[str, AfterValidator(_url), _States(pattern=URL_PATTERN)]
+
+# What a template can name: {{name}} (outbound.domain.templates.VARIABLE).
+VARIABLE_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
+_VARIABLE_NAME = re.compile(VARIABLE_NAME_PATTERN)
+
+
+def _variable_name(value: str) -> str:
+    if not _VARIABLE_NAME.match(value):
+        raise ValueError(
+            f"variable name {value[:80]!r} must start with a letter or _ and hold letters "
+            "(a-z), digits and _ only, as {{name}} in a step does"
+        )
+    return value
+
+
+VariableName = Annotated[
+    str,
+    Field(min_length=1, max_length=MAX_VARIABLE_NAME),
+    AfterValidator(_variable_name),
+    _States(pattern=VARIABLE_NAME_PATTERN),
+]
+
+
+class _NamedKeys:
+    """A dict's key rule as ``propertyNames`` (pydantic states a key pattern as
+    ``patternProperties``, which lets any other key through)."""
+
+    def __get_pydantic_json_schema__(
+        self, schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        out = handler(schema)
+        by_pattern = out.pop("patternProperties", None)
+        if by_pattern:
+            ((pattern, values),) = by_pattern.items()
+            out["additionalProperties"] = values
+            out["propertyNames"] = {**out.get("propertyNames", {}), "pattern": pattern}
+        return out
+
+
+Variables = Annotated[
+    dict[VariableName, Annotated[Text, Field(max_length=MAX_VARIABLE_VALUE)]],
+    _NamedKeys(),
+    Field(
+        max_length=MAX_VARIABLES,
+        description=f"Up to {MAX_VARIABLES} variables, each a name a step can use as "
+        f"{{{{name}}}} and a value of up to {MAX_VARIABLE_VALUE:,} characters",
+    ),
+]
+
+
+def _whole_number(value: object) -> object:
+    # JSON Schema counts 3.0 as an integer; the strict check would not.
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+# Whole numbers: the bounds first, so that the schema states them as minimum and maximum.
+WHOLE = BeforeValidator(_whole_number)
+DbId = Annotated[int, Field(ge=1, le=MAX_ID), WHOLE]
+Port = Annotated[int, Field(ge=1, le=65535), WHOLE]
+
+# Dates and times: RFC 3339 strings with a zone only (a number is no date; a zoneless time is
+# ambiguous), this century (what is beyond is a typo, and cannot always be turned into UTC).
+MOMENT_PATTERN = r"^20[0-9]{2}-"
+
+
+def _moment_text(value: object) -> object:
+    if not isinstance(value, str):
+        raise ValueError("must be a date-time string with a zone, e.g. 2024-05-01T09:30:00Z")
+    if not value.startswith("20"):
+        raise ValueError("must be a date and time in the years 2000 to 2099")
+    return value
+
+
+Moment = Annotated[
+    AwareDatetime,
+    Field(strict=False),
+    BeforeValidator(_moment_text),
+    _States(pattern=MOMENT_PATTERN),
+]
+
+# How a PATCH treats null, said in the description of each PATCH body.
+PATCH_RULE = (
+    "Only the fields sent change; a field left out is kept. `null` clears a field that can be "
+    "empty (one the answer may show as null); for any other field `null` is a 422 naming it."
+)
+
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    # Strict: JSON's true is no 1 and "5" no 5 (the web forms, whose values are all text,
+    # validate the same models leniently: outbound.web.forms.parse).
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, strict=True)
 
 
 class UserIn(Strict):
-    email: EmailStr
-    name: str = Field(min_length=1, max_length=200)
+    email: Email
+    name: FilledLine = Field(min_length=1, max_length=200)
     role: RoleIn = "recruiter"
-    group_name: str | None = Field(default=None, max_length=200)
+    group_name: Line | None = Field(default=None, max_length=200)
 
 
 class UserPatch(Strict):
-    role: RoleIn | None = None
-    group_name: str | None = Field(default=None, max_length=200)
+    __doc__ = PATCH_RULE
+
+    role: RoleIn | MISSING = MISSING
+    group_name: Line | MISSING | None = Field(
+        default=MISSING, max_length=200, description="null or empty: no group"
+    )
 
 
 class UserOut(BaseModel):
@@ -48,10 +248,20 @@ class UserCreated(UserOut):
     api_token: str
 
 
+TEMPLATE_RULE = (
+    "A template: variables as {{name}} or {{name|fallback}}; any other {{ or }} is refused."
+)
+
+
 class StepIn(Strict):
     # A follow-up with an empty subject replies in the first step's thread ("Re: ...").
-    subject: str = Field(default="", max_length=998)
-    body: str = Field(min_length=1, max_length=100_000)
+    subject: Line = Field(
+        default="",
+        max_length=998,
+        description=f"One line. {TEMPLATE_RULE} Empty in a follow-up: it replies in the first "
+        "step's thread; the first step needs one.",
+    )
+    body: FilledText = Field(min_length=1, max_length=100_000, description=TEMPLATE_RULE)
     delay_days: float = Field(default=0, ge=0, le=365)
 
     @field_validator("subject", "body")
@@ -64,29 +274,55 @@ class StepIn(Strict):
 
 
 class SequenceSyncIn(Strict):
-    sync_enabled: bool | None = None
-    record_type: RecordTypeIn | None = None
-    job_id: str | None = Field(
-        default=None,
+    """Each field left out keeps its value (a new sequence: the owner's integration settings);
+    `null` clears `record_type` or `job_id` (back to the owner's default)."""
+
+    sync_enabled: bool | MISSING = MISSING
+    record_type: RecordTypeIn | MISSING | None = MISSING
+    job_id: Line | MISSING | None = Field(
+        default=MISSING,
         max_length=100,
         description="A Crelate job / Clockwork project id, checked against the sequence "
         "owner's ATS when saved (an unknown one is an error on `sync.job_id`).",
     )
-    tracking_enabled: bool | None = None
-    unsubscribe_link: bool | None = None
+    tracking_enabled: bool | MISSING = MISSING
+    unsubscribe_link: bool | MISSING = MISSING
+
+
+STEPS = "The steps in order; the first one needs a subject."
+
+
+class _FirstStepHasSubject:
+    """States the rule on the first step (``prefixItems``), beside the rule on every step."""
+
+    def __get_pydantic_json_schema__(
+        self, schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        out = handler(schema)
+        subject = {"type": "string", "minLength": 1, "pattern": FILLED_LINE_PATTERN}
+        first = {"required": ["subject"], "properties": {"subject": subject}}
+        out["prefixItems"] = [{"allOf": [out["items"], first]}]
+        return out
+
+
+Steps = Annotated[list[StepIn], _FirstStepHasSubject(), Field(max_length=50)]
 
 
 class SequenceIn(Strict):
-    name: str = Field(min_length=1, max_length=200)
-    steps: list[StepIn] = Field(default_factory=list, max_length=50)
+    name: FilledLine = Field(min_length=1, max_length=200)
+    steps: Steps = Field(default_factory=list, description=STEPS)
     sync: SequenceSyncIn = Field(default_factory=SequenceSyncIn)
     owner_id: DbId | None = None
 
 
 class SequencePatch(Strict):
-    name: str | None = Field(default=None, min_length=1, max_length=200)
-    steps: list[StepIn] | None = Field(default=None, max_length=50)
-    sync: SequenceSyncIn = Field(default_factory=SequenceSyncIn)
+    __doc__ = PATCH_RULE
+
+    name: FilledLine | MISSING = Field(default=MISSING, min_length=1, max_length=200)
+    steps: Steps | MISSING = Field(
+        default=MISSING, description=f"{STEPS} Replaces them all ([]: none)."
+    )
+    sync: SequenceSyncIn | MISSING = MISSING
 
 
 class StepOut(BaseModel):
@@ -110,47 +346,30 @@ class SequenceOut(BaseModel):
     steps: list[StepOut]
 
 
-class ContactChecks(Strict):
-    """Field checks shared by create and update, so a PATCH cannot store what a POST refuses."""
-
-    @field_validator("linkedin_url", check_fields=False)
-    @classmethod
-    def _linkedin(cls, value: str | None) -> str | None:
-        if value and not value.startswith(("http://", "https://")):
-            raise ValueError("must be a URL starting with https://")
-        return value
-
-    @field_validator("custom_variables", check_fields=False)
-    @classmethod
-    def _custom(cls, value: dict[str, str] | None) -> dict[str, str] | None:
-        for key in value or {}:
-            if not key.replace("_", "").isalnum():
-                raise ValueError(f"variable name {key!r} may hold letters, digits and _ only")
-        return value
+class ContactIn(Strict):
+    email: Email
+    first_name: Line | None = Field(default=None, max_length=200)
+    last_name: Line | None = Field(default=None, max_length=200)
+    title: Line | None = Field(default=None, max_length=300)
+    company: Line | None = Field(default=None, max_length=300)
+    phone: Line | None = Field(default=None, max_length=50)
+    linkedin_url: Url | None = Field(default=None, max_length=500)
+    location: Line | None = Field(default=None, max_length=300)
+    custom_variables: Variables = Field(default_factory=dict)
 
 
-class ContactIn(ContactChecks):
-    email: EmailStr
-    first_name: str | None = Field(default=None, max_length=200)
-    last_name: str | None = Field(default=None, max_length=200)
-    title: str | None = Field(default=None, max_length=300)
-    company: str | None = Field(default=None, max_length=300)
-    phone: str | None = Field(default=None, max_length=50)
-    linkedin_url: str | None = Field(default=None, max_length=500)
-    location: str | None = Field(default=None, max_length=300)
-    custom_variables: dict[str, str] = Field(default_factory=dict)
+class ContactPatch(Strict):
+    __doc__ = f"{PATCH_RULE} `custom_variables` replaces them all ({{}}: none)."
 
-
-class ContactPatch(ContactChecks):
-    email: EmailStr | None = None
-    first_name: str | None = Field(default=None, max_length=200)
-    last_name: str | None = Field(default=None, max_length=200)
-    title: str | None = Field(default=None, max_length=300)
-    company: str | None = Field(default=None, max_length=300)
-    phone: str | None = Field(default=None, max_length=50)
-    linkedin_url: str | None = Field(default=None, max_length=500)
-    location: str | None = Field(default=None, max_length=300)
-    custom_variables: dict[str, str] | None = None
+    email: Email | MISSING = MISSING
+    first_name: Line | MISSING | None = Field(default=MISSING, max_length=200)
+    last_name: Line | MISSING | None = Field(default=MISSING, max_length=200)
+    title: Line | MISSING | None = Field(default=MISSING, max_length=300)
+    company: Line | MISSING | None = Field(default=MISSING, max_length=300)
+    phone: Line | MISSING | None = Field(default=MISSING, max_length=50)
+    linkedin_url: Url | MISSING | None = Field(default=MISSING, max_length=500)
+    location: Line | MISSING | None = Field(default=MISSING, max_length=300)
+    custom_variables: Variables | MISSING = MISSING
 
 
 class ContactOut(BaseModel):
@@ -204,9 +423,13 @@ class SentimentIn(Strict):
 
 class EventIn(Strict):
     kind: Literal["sent", "opened", "clicked", "replied", "bounced"]
-    subject: str | None = Field(default=None, max_length=998)
-    body: str | None = Field(default=None, max_length=100_000)
-    occurred_at: datetime | None = None
+    subject: Line | None = Field(default=None, max_length=998)
+    body: Text | None = Field(default=None, max_length=100_000)
+    occurred_at: Moment | None = Field(
+        default=None,
+        description="When it happened: RFC 3339 with a zone (e.g. 2024-05-01T09:30:00Z), "
+        "in the years 2000 to 2099; null or left out: now",
+    )
 
 
 class ResumeIn(Strict):
@@ -234,35 +457,54 @@ HHMM = r"^([01]\d|2[0-3]):[0-5]\d$"
 Security = Literal["ssl", "starttls", "none"]
 
 
+Day = Annotated[int, Field(ge=0, le=6), WHOLE]
+
+
 class MailboxIn(Strict):
-    email: EmailStr
-    from_name: str = Field(default="", max_length=200)
-    smtp_host: str = Field(min_length=1, max_length=300)
-    smtp_port: int = Field(default=587, ge=1, le=65535)
+    """Replaces the whole mailbox: a field left out takes its default."""
+
+    email: Email
+    from_name: Line = Field(default="", max_length=200)
+    smtp_host: FilledLine = Field(min_length=1, max_length=300)
+    smtp_port: Port = 587
     smtp_security: Security = "starttls"
-    smtp_username: str = Field(default="", max_length=320)
-    # Required on first connect; leave out to keep the saved one.
-    smtp_password: str | None = Field(default=None, max_length=500)
-    inbound_kind: Literal["imap", "maildir"] = "imap"
-    imap_host: str | None = Field(default=None, max_length=300)
-    imap_port: int = Field(default=993, ge=1, le=65535)
+    smtp_username: Line = Field(default="", max_length=320, description="Empty: the email")
+    smtp_password: Line | None = Field(
+        default=None,
+        max_length=500,
+        description="Required on first connect; null or left out keeps the saved one",
+    )
+    inbound_kind: Literal["imap", "maildir"] = Field(
+        default="imap", description="maildir: only where the server allows it"
+    )
+    imap_host: Line | None = Field(
+        default=None, max_length=300, description="Required when inbound_kind is imap"
+    )
+    imap_port: Port = 993
     imap_security: Security = "ssl"
-    imap_username: str | None = Field(default=None, max_length=320)
-    imap_password: str | None = Field(default=None, max_length=500)
-    imap_folder: str = Field(default="INBOX", min_length=1, max_length=200)
-    sent_folder: str | None = Field(default=None, max_length=200)
-    maildir_path: str | None = Field(default=None, max_length=500)
-    time_zone: str = Field(default="UTC", max_length=60)
+    imap_username: Line | None = Field(default=None, max_length=320)
+    imap_password: Line | None = Field(default=None, max_length=500)
+    imap_folder: FilledLine = Field(default="INBOX", min_length=1, max_length=200)
+    sent_folder: Line | None = Field(default=None, max_length=200)
+    maildir_path: Line | None = Field(
+        default=None, max_length=500, description="Required when inbound_kind is maildir"
+    )
+    time_zone: Line = Field(
+        default="UTC", max_length=60, description="An IANA time zone, e.g. Europe/Paris"
+    )
     window_start: str = Field(default="09:00", pattern=HHMM)
     window_end: str = Field(default="17:00", pattern=HHMM)
-    send_days: list[int] = Field(default_factory=lambda: [0, 1, 2, 3, 4], min_length=1)
-    daily_limit: int = Field(default=200, ge=1, le=5000)
+    send_days: list[Day] = Field(
+        default_factory=lambda: [0, 1, 2, 3, 4],
+        min_length=1,
+        max_length=7,
+        description="0 (Monday) to 6 (Sunday)",
+    )
+    daily_limit: Annotated[int, Field(ge=1, le=5000), WHOLE] = 200
 
     @field_validator("send_days")
     @classmethod
     def _days(cls, value: list[int]) -> list[int]:
-        if any(d < 0 or d > 6 for d in value):
-            raise ValueError("days are 0 (Monday) to 6 (Sunday)")
         return sorted(set(value))
 
 
@@ -292,7 +534,7 @@ class MailboxOut(BaseModel):
 
 
 class SuppressionIn(Strict):
-    email: EmailStr
+    email: Email
 
 
 class SuppressionOut(BaseModel):
@@ -316,6 +558,10 @@ class ResyncIn(Strict):
     apply_current_settings: bool = False  # opt-in: update synced contacts' existing records
 
 
+# A sync batch's id (GET /sync-batches/{batch_id}): one line, as the ids Outbound makes.
+BatchId = Annotated[Line, Field(min_length=1, max_length=64)]
+
+
 class ResyncOut(BaseModel):
     batch_id: str
     queued: int
@@ -332,7 +578,7 @@ class BatchProgress(BaseModel):
 # Keys travel in HTTP headers: printable ASCII only (anything else is a paste error).
 def _credentials_model(spec: AtsSpec) -> type[Strict]:
     fields: dict[str, Any] = {
-        f.name: (str, Field(min_length=1, max_length=f.max_length, pattern=f.pattern))
+        f.name: (Line, Field(min_length=1, max_length=f.max_length, pattern=f.pattern))
         for f in spec.credentials
     }
     return create_model(f"{spec.title}Credentials", __base__=Strict, **fields)
@@ -366,9 +612,20 @@ class ConnectionOut(BaseModel):
     disconnected_at: datetime | None
 
 
+# A contact field, or custom.<variable>: what a mapping can read (domain.field_mapping).
+SOURCE_PATTERN = "^(?:" + "|".join(CONTACT_FIELDS) + r")$|^custom\.[^\u0000-\u001F\u007F-\u009F]+$"
+
+
 class MappingEntry(Strict):
-    source: str = Field(min_length=1, max_length=100)
-    target: str = Field(min_length=1, max_length=200)
+    source: Line = Field(
+        min_length=1,
+        max_length=100,
+        pattern=SOURCE_PATTERN,
+        description="A contact field, or custom.<name> for a custom variable",
+    )
+    target: FilledLine = Field(
+        min_length=1, max_length=200, description="The ATS field; each one at most once"
+    )
     policy: Literal["always", "fill_blank", "never"] = "always"
 
 
@@ -380,15 +637,22 @@ ACTIVITY_TRACKING = (
 
 
 class SettingsPatch(Strict):
-    sync_mode: SyncModeIn | None = None
-    record_type: RecordTypeIn | None = None
-    default_job_id: str | None = Field(default=None, max_length=100)
-    dedup_enabled: bool | None = None
-    activity_tracking: bool | None = Field(default=None, description=ACTIVITY_TRACKING)
-    field_mapping: list[MappingEntry] | None = Field(default=None, max_length=200)
-    do_not_contact_tag: str | None = Field(default=None, max_length=200)
-    # An id from GET /connection/activity-types; null: the type named "Email".
-    activity_type_id: str | None = Field(default=None, max_length=100)
+    __doc__ = PATCH_RULE
+
+    sync_mode: SyncModeIn | MISSING = MISSING
+    record_type: RecordTypeIn | MISSING = MISSING
+    default_job_id: Line | MISSING | None = Field(default=MISSING, max_length=100)
+    dedup_enabled: bool | MISSING = MISSING
+    activity_tracking: bool | MISSING = Field(default=MISSING, description=ACTIVITY_TRACKING)
+    field_mapping: list[MappingEntry] | MISSING = Field(
+        default=MISSING, max_length=200, description="Replaces the mapping ([]: none)"
+    )
+    do_not_contact_tag: Line | MISSING | None = Field(default=MISSING, max_length=200)
+    activity_type_id: Line | MISSING | None = Field(
+        default=MISSING,
+        max_length=100,
+        description='An id from GET /connection/activity-types; null or "": the type named "Email"',
+    )
 
 
 class SettingsOut(BaseModel):
@@ -422,7 +686,7 @@ class CloneOut(BaseModel):
 
 
 class ImportIn(Strict):
-    list_id: str = Field(min_length=1, max_length=100)
+    list_id: FilledLine = Field(min_length=1, max_length=100)
 
 
 class ImportOut(BaseModel):

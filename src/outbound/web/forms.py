@@ -7,7 +7,8 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from outbound.api.errors import _field
+from outbound.api.errors import _field, message
+from outbound.domain.text import text_problem
 from outbound.service.errors import ServiceError
 
 M = TypeVar("M", bound=BaseModel)
@@ -24,16 +25,31 @@ def validation_errors(exc: ValidationError, prefix: tuple[Any, ...] = ()) -> dic
     errors: dict[str, str] = {}
     for e in exc.errors():
         field = _field((*prefix, *e.get("loc", ())))
-        message = str(e.get("msg", "invalid")).removeprefix("Value error, ")
-        errors.setdefault(field, message)
+        errors.setdefault(field, message(e))
     return errors
 
 
 def parse(model: type[M], data: dict[str, Any], prefix: tuple[Any, ...] = ()) -> M:
+    """The REST API's input model, checked leniently: a form's values are all text ("587" for
+    a port), where the API's JSON must be of the type its schema states. Every other rule
+    (sizes, patterns, control characters) is the API's."""
     try:
-        return model.model_validate(data)
+        return model.model_validate(data, strict=False)
     except ValidationError as exc:
         raise FormInvalid(validation_errors(exc, prefix)) from exc
+
+
+def form_text(form: Any, name: str, *, multiline: bool = False, max_length: int = 0) -> str:
+    """A text field of a form that no input model checks, trimmed: a control character (or a
+    line break, unless ``multiline``) or more than ``max_length`` characters is a form error
+    on the field, shown beside it as any other."""
+    value = str(form.get(name) or "").strip()
+    problem = text_problem(value, multiline)
+    if problem is None and max_length and len(value) > max_length:
+        problem = f"must be at most {max_length:,} characters"
+    if problem:
+        raise FormInvalid({name: problem[:1].upper() + problem[1:] + "."})
+    return value
 
 
 def attempt(action: Callable[[], T]) -> T:

@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from outbound.api.deps import DbDep
+from outbound.domain.text import text_problem
 from outbound.service import sign_in_throttle, web_sessions
 from outbound.store.db import Database
 from outbound.store.models import User
@@ -38,6 +39,10 @@ async def login(request: Request, db: DbDep) -> Response:
     email, password = str(form.get("email") or ""), str(form.get("password") or "")
     if not email.strip():
         return page(request, "login.html", 401, errors={"email": "Enter your email address."})
+    if text_problem(email, multiline=False) or text_problem(password, multiline=False):
+        # Nothing typed at a keyboard: no account matches it (and it never reaches the database).
+        errors = {"form": "That email and password do not match an account."}
+        return page(request, "login.html", 401, errors=errors, values={"email": ""})
     # Password hashing is slow on purpose: off the event loop.
     return await run_in_threadpool(_login, request, db, email, password)
 

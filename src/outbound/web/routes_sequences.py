@@ -23,7 +23,14 @@ from outbound.service.errors import ServiceError
 from outbound.service.sequences import StepInput
 from outbound.store.models import AtsConnection, Contact, Enrollment, Sequence
 from outbound.web.deps import FormDep
-from outbound.web.forms import FormInvalid, attempt, blank_to_none, checkbox, parse
+from outbound.web.forms import (
+    FormInvalid,
+    attempt,
+    blank_to_none,
+    checkbox,
+    form_text,
+    parse,
+)
 from outbound.web.render import page, templates
 from outbound.web.routes_integrations import RECORD_TYPES, _ats_lists
 from outbound.web.session import check_csrf, current_caller
@@ -97,10 +104,11 @@ def new_sequence_page(request: Request, db: DbDep) -> Response:
 
 @router.post("/sequences/new", dependencies=CSRF)
 def create_sequence(request: Request, db: DbDep, form: FormDep) -> Response:
-    name = str(form.get("name") or "").strip()
+    name = str(form.get("name") or "").strip()  # as typed, shown again if refused
     try:
         with db.session() as session:  # a failed form leaves this block: nothing is stored
             caller, user = current_caller(request, session)
+            name = form_text(form, "name", max_length=200)
             if not name:
                 raise FormInvalid({"name": "Give the sequence a name."})
             steps = _steps_from_form(form)
@@ -169,7 +177,7 @@ def save_steps(sequence_id: int, request: Request, db: DbDep, form: FormDep) -> 
         with db.session() as session:
             caller, user = current_caller(request, session)
             steps = _steps_from_form(form)
-            name = str(form.get("name") or "").strip() or None
+            name = form_text(form, "name", max_length=200) or None
             attempt(
                 lambda: sequences.update_sequence(session, caller, sequence_id, name, steps, {})
             )
@@ -524,9 +532,12 @@ def _batch(request: Request, db: Any, batch_id: str, skipped: int) -> Response:
 
 @router.post("/sequences/{sequence_id}/import", dependencies=CSRF)
 def start_import(sequence_id: int, request: Request, db: DbDep, form: FormDep) -> Response:
-    list_id = str(form.get("list_id") or "")
     with db.session() as session:
         caller, _ = current_caller(request, session)
+        try:
+            list_id = form_text(form, "list_id", max_length=100)
+        except FormInvalid as exc:
+            return _alert(f"List: {exc.errors['list_id']}", 422)
         if not list_id:
             return _alert("Pick a list to import.", 422)
         try:
