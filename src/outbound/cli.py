@@ -169,7 +169,13 @@ def worker_cmd(
 
 @app.command()
 def simulate(
-    ats: Annotated[str, typer.Argument(help="The ATS to simulate: crelate or clockwork")],
+    ats: Annotated[
+        str,
+        typer.Argument(
+            help="What to simulate: crelate, clockwork, or oauth (a Google or Microsoft "
+            "sign-in provider for mailboxes: --profile google|microsoft)"
+        ),
+    ],
     port: Annotated[int, typer.Option()] = 9001,
     host: Annotated[str, typer.Option()] = "127.0.0.1",
     seed: Annotated[
@@ -189,7 +195,18 @@ def simulate(
         ),
     ] = None,
 ) -> None:
-    """Serve a Crelate or Clockwork simulator (admin routes under /_admin)."""
+    """Serve a Crelate or Clockwork simulator, or an OAuth provider (admin routes under
+    /_admin)."""
+    if ats == "oauth":  # issue 18: a local Google / Microsoft OAuth provider
+        from outbound.simulators.oauth.profiles import PROFILES
+        from outbound.simulators.oauth.serve import serve
+
+        names = profile or ["google"]
+        if len(names) != 1 or names[0] not in PROFILES:
+            _fail(f"oauth takes one --profile: {' or '.join(PROFILES)}")
+            return
+        serve(names[0], host=host, port=port)
+        return
     import uvicorn
 
     from outbound.connectors.registry import simulator_factory, spec_of
