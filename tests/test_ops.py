@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from outbound.settings import Settings
 from tests.conftest import Sim, Team
 from tests.test_api_core import make_sequence
 from tests.test_sync_crelate import add, connect, person
@@ -20,7 +21,21 @@ def test_health_and_readiness(team: Team) -> None:
     assert team.client.get("/readyz").json() == {"status": "ready"}
 
 
-def test_metrics_count_jobs_and_ats_calls(team: Team, crelate: Sim, work: Any) -> None:
+def test_metrics_are_for_the_scraper_only(team: Team, settings: Settings) -> None:
+    # The test client is not this host: without a token it is refused, as anyone remote.
+    assert team.client.get("/metrics").status_code == 404
+    settings.metrics_token = "scrape-secret"
+    assert team.client.get("/metrics").status_code == 404
+    assert team.client.get("/metrics", headers={"Authorization": "Bearer nope"}).status_code == 404
+    answer = team.client.get("/metrics", headers={"Authorization": "Bearer scrape-secret"})
+    assert answer.status_code == 200 and "outbound_sync_jobs" in answer.text
+
+
+def test_metrics_count_jobs_and_ats_calls(
+    team: Team, crelate: Sim, work: Any, settings: Settings
+) -> None:
+    settings.metrics_token = "scrape-secret"
+    team.client.headers["Authorization"] = "Bearer scrape-secret"
     connect(team)
     seq = make_sequence(team)
     add(team, seq, person(1), person(2))

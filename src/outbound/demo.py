@@ -270,7 +270,7 @@ def run_demo(data_dir: Path, port: int, reset: bool, contacts: int = 300) -> Non
 
     if reset and data_dir.exists():
         shutil.rmtree(data_dir)
-    data_dir.mkdir(parents=True, exist_ok=True)
+    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     settings = demo_settings(data_dir, port)
     upgrade(settings.resolved_database_url)
     db = Database(settings.resolved_database_url, settings.database_lock_timeout_seconds)

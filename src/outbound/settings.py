@@ -69,6 +69,9 @@ class Settings(BaseSettings):
     # (5.3 MiB; 0.8 MiB with email and names only), a sixth of the 100 MB that once filled
     # the server's memory.
     max_request_bytes: int = Field(default=16 * 1024 * 1024, ge=64 * 1024)
+    # /metrics shows every team's job counts: with a token set a scrape must bring it
+    # (Authorization: Bearer …); without one only this host (127.0.0.1, ::1) may scrape.
+    metrics_token: str | None = None
 
     @field_validator("retention_days")
     @classmethod
@@ -97,7 +100,7 @@ class Settings(BaseSettings):
         key_file = self.data_dir / "secret.key"
         if key_file.exists():
             return key_file.read_bytes().strip()
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)  # new: private to us
         key = Fernet.generate_key()
         # Write with 0600 so the key is readable only by the service user.
         fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

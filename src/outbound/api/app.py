@@ -7,12 +7,12 @@ import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
-from fastapi import APIRouter, FastAPI, Response
+from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from outbound.api import errors
-from outbound.api.guards import BodyLimit, SecurityHeaders
+from outbound.api.guards import BodyLimit, SecurityHeaders, metrics_allowed
 from outbound.api.routes_contacts import router as contacts_router
 from outbound.api.routes_enrollments import router as enrollments_router
 from outbound.api.routes_integration import router as integration_router
@@ -129,8 +129,11 @@ def create_app(
         return JSONResponse({"status": "ready"})
 
     @app.get("/metrics", tags=["ops"], include_in_schema=False)
-    def metrics() -> Response:
-        with db.session() as session:
+    def metrics(request: Request) -> Response:
+        # Every team's job counts: for the host's Prometheus, not for the internet.
+        if not metrics_allowed(request, settings.metrics_token):
+            return Response(status_code=404)
+        with db.read_session() as session:
             jobs_by_status = count_by_status(session)
         return Response(render(jobs_by_status), media_type=CONTENT_TYPE_LATEST)
 

@@ -12,9 +12,11 @@
 
 from __future__ import annotations
 
+import hmac
 import json
 
 from starlette.datastructures import Headers
+from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from outbound.domain.text import text_problem
@@ -151,3 +153,16 @@ async def _answer(scope: Scope, send: Send, status: int, detail: str) -> None:
         }
     )
     await send({"type": "http.response.body", "body": body})
+
+
+LOOPBACK = frozenset({"127.0.0.1", "::1"})
+
+
+def metrics_allowed(request: Request, token: str | None) -> bool:
+    """With ``OUTBOUND_METRICS_TOKEN`` set, a scrape must bring it as a bearer token (compared
+    in constant time); without one, only this host may scrape (a Prometheus beside Outbound).
+    Anyone else gets a 404, as for a page that does not exist."""
+    if token:
+        sent = request.headers.get("authorization", "")
+        return hmac.compare_digest(sent.encode(), f"Bearer {token}".encode())
+    return request.client is not None and request.client.host in LOOPBACK

@@ -15,6 +15,8 @@ Two kinds of transaction:
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 import sqlite3
 import threading
 import time
@@ -116,6 +118,17 @@ def writer_queue(engine: Engine) -> WriterQueue:
         return _queues.setdefault(key, WriterQueue())
 
 
+def create_private_file(path: Path) -> None:
+    """The database file, created readable by the service user only (0600, in a 0700 folder
+    when Outbound makes the folder); SQLite gives its -wal and -shm files the same mode. An
+    existing file or folder keeps the mode its owner chose."""
+    if not path.parent.exists():
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if not path.exists():
+        with contextlib.suppress(FileExistsError):
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+
+
 def make_engine(url: str, lock_timeout: float = 30.0, **kwargs: Any) -> Engine:
     """``lock_timeout``: seconds a statement waits for another transaction's lock, then fails
     (an outage to the worker: it retries later, uncounted)."""
@@ -124,7 +137,7 @@ def make_engine(url: str, lock_timeout: float = 30.0, **kwargs: Any) -> Engine:
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            create_private_file(Path(path))
         engine = create_engine(
             url, connect_args={"check_same_thread": False, "timeout": lock_timeout}, **kwargs
         )

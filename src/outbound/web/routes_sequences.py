@@ -498,8 +498,8 @@ def resync_all(sequence_id: int, request: Request, db: DbDep) -> Response:
         caller, _ = current_caller(request, session)
     try:  # chunk by chunk, each committed (no session held here)
         batch, queued, skipped = enrollments.resync_in_chunks(db, caller, sequence_id, None)
-    except ServiceError as exc:
-        return _alert(exc.message, 200)
+    except ServiceError as exc:  # another team's sequence is a 404, as everywhere
+        return _alert(exc.message, exc.status_code)
     if queued == 0:
         return HTMLResponse(
             f'<p role="status">Nothing to resync: {skipped} contact(s) already synced.</p>'
@@ -534,6 +534,10 @@ def _batch(request: Request, db: Any, batch_id: str, skipped: int) -> Response:
 def start_import(sequence_id: int, request: Request, db: DbDep, form: FormDep) -> Response:
     with db.session() as session:
         caller, _ = current_caller(request, session)
+        try:  # another team's sequence is a 404 before anything about the form
+            sequences.get_sequence(session, caller, sequence_id)
+        except ServiceError as exc:
+            return _alert(exc.message, exc.status_code)
         try:
             list_id = form_text(form, "list_id", max_length=100)
         except FormInvalid as exc:
@@ -543,7 +547,7 @@ def start_import(sequence_id: int, request: Request, db: DbDep, form: FormDep) -
         try:
             run = imports.start_import(session, caller, sequence_id, list_id)
         except ServiceError as exc:
-            return _alert(exc.message, 422)
+            return _alert(exc.message, exc.status_code)
         run_id = run.id
     return import_progress(run_id, request, db)
 
