@@ -108,6 +108,8 @@ def api(
         clockwork_base_url=clockwork_server.server.url + "/v3.0",
         crelate_rate_per_second=0,
         clockwork_rate_per_second=0,
+        # The fuzzer presents invalid tokens on purpose (its auth checks): it is not a guesser.
+        api_token_failures_per_address=1_000_000,
     )
     reset_schema(s.resolved_database_url)
     upgrade(s.resolved_database_url)

@@ -158,3 +158,12 @@ def test_a_control_character_in_the_sign_in_form_is_a_plain_refusal(
     # A NUL used to reach the database (a 500 on PostgreSQL); it matches no account.
     assert try_sign_in(browser(team), "owner\x00@acme.test", owner_password)[0] == 401
     assert try_sign_in(browser(team), OWNER, owner_password + "\x00")[0] == 401
+
+
+def test_guessing_api_tokens_is_held_off_per_address(team: Team) -> None:
+    for n in range(sign_in_throttle.ADDRESS_FREE_TRIES):
+        answer = team.client.get("/api/v1/sequences", headers={"Authorization": f"Bearer g{n}"})
+        assert answer.status_code == 401
+    answer = team.client.get("/api/v1/sequences", headers=team.headers())
+    assert answer.status_code == 429 and int(answer.headers["Retry-After"]) >= 1
+    assert "too many invalid API tokens" in answer.json()["detail"]

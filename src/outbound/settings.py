@@ -72,6 +72,9 @@ class Settings(BaseSettings):
     # /metrics shows every team's job counts: with a token set a scrape must bring it
     # (Authorization: Bearer …); without one only this host (127.0.0.1, ::1) may scrape.
     metrics_token: str | None = None
+    # Invalid API tokens one client address may present in 15 minutes before it must wait
+    # (30 s, doubling to 15 minutes).
+    api_token_failures_per_address: int = Field(default=20, ge=1)
 
     @field_validator("retention_days")
     @classmethod

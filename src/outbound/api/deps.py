@@ -11,7 +11,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
 from outbound.crypto import SecretBox
-from outbound.service import accounts
+from outbound.service import accounts, sign_in_throttle
 from outbound.service.caller import Caller
 from outbound.settings import Settings
 from outbound.store.db import Database
@@ -56,21 +56,34 @@ def get_read_session(db: Annotated[Database, Depends(get_db)]) -> Iterator[Sessi
 
 
 def get_caller(
+    request: Request,
     db: Annotated[Database, Depends(get_db)],
+    settings: Annotated[Settings, Depends(get_settings)],
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Caller:
     if credentials is None or not credentials.credentials:
         raise HTTPException(401, "missing API token", headers={"WWW-Authenticate": "Bearer"})
     token = credentials.credentials
+    address = request.client.host if request.client else ""
     with db.read_session() as session:  # checking a token waits for no writer
-        check = accounts.check_token(session, token)
-    if check is not None and check.record_use:
+        wait = sign_in_throttle.token_locked_for(session, address)
+        check = None if wait is not None else accounts.check_token(session, token)
+    if wait is not None:  # too many wrong tokens from here: not even a right one is looked at
+        raise HTTPException(
+            429,
+            f"too many invalid API tokens from this address; wait "
+            f"{sign_in_throttle.wait_words(wait)}",
+            headers={"Retry-After": str(max(1, round(wait)))},
+        )
+    if check is None:
+        with db.session() as session:
+            free = settings.api_token_failures_per_address
+            sign_in_throttle.record_token_failure(session, address, free)
+        raise HTTPException(401, "invalid API token", headers={"WWW-Authenticate": "Bearer"})
+    if check.record_use:
         with db.session() as session:  # a write: at most once a minute per token
             accounts.record_token_use(session, token)
-    caller = check.caller if check is not None else None
-    if caller is None:
-        raise HTTPException(401, "invalid API token", headers={"WWW-Authenticate": "Bearer"})
-    return caller
+    return check.caller
 
 
 # "function": committed before the answer; the default ("request") runs after it is sent.

@@ -789,5 +789,6 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
         (404, "Not found in your team"),
         (409, "Conflicts with existing data"),
         (422, "Invalid input: `field` names what to fix"),
+        (429, "Too many invalid API tokens from this address: wait for `Retry-After` seconds"),
     )
 }

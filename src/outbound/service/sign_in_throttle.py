@@ -1,4 +1,5 @@
-"""Sign-in throttling, per account and per client address.
+"""Sign-in throttling, per account and per client address (and API token failures, per
+address).
 
 Failures are counted for the email typed whether or not it has an account (the answer never
 tells which), and for the address the attempt came from. Past a threshold within the window,
@@ -36,25 +37,43 @@ def address_key(address: str) -> str:
 
 def locked_for(session: Session, email: str, address: str) -> float | None:
     """Seconds until sign-in may be tried again for this email or from this address."""
+    return _locked_for(session, (account_key(email), address_key(address)))
+
+
+def record_failure(session: Session, email: str, address: str) -> None:
+    _record(
+        session,
+        ((account_key(email), ACCOUNT_FREE_TRIES), (address_key(address), ADDRESS_FREE_TRIES)),
+    )
+
+
+def token_locked_for(session: Session, address: str) -> float | None:
+    """API tokens: seconds until this address may present a token again."""
+    return _locked_for(session, (token_key(address),))
+
+
+def record_token_failure(session: Session, address: str, free: int = ADDRESS_FREE_TRIES) -> None:
+    _record(session, ((token_key(address), free),))
+
+
+def token_key(address: str) -> str:
+    return "token:" + address[:64]
+
+
+def _locked_for(session: Session, keys: tuple[str, ...]) -> float | None:
     now = utcnow()
     until = session.scalar(
         select(AuthFailure.locked_until)
-        .where(
-            AuthFailure.key.in_((account_key(email), address_key(address))),
-            AuthFailure.locked_until > now,
-        )
+        .where(AuthFailure.key.in_(keys), AuthFailure.locked_until > now)
         .order_by(AuthFailure.locked_until.desc())
         .limit(1)
     )
     return (until - now).total_seconds() if until is not None else None
 
 
-def record_failure(session: Session, email: str, address: str) -> None:
+def _record(session: Session, keys: tuple[tuple[str, int], ...]) -> None:
     now = utcnow()
-    for key, free in (
-        (account_key(email), ACCOUNT_FREE_TRIES),
-        (address_key(address), ADDRESS_FREE_TRIES),
-    ):
+    for key, free in keys:
         row = session.get(AuthFailure, key, with_for_update=True)
         if row is None:
             row = AuthFailure(key=key, failures=0, first_at=now)
