@@ -15,7 +15,7 @@ def add_note_routes(api: FastAPI, ctx: Context) -> None:
     async def person_notes(firm: str, pid: str, request: Request) -> dict[str, Any]:
         f, _ = ctx.auth(firm, request)
         ctx.person_or_404(f, pid)
-        notes = ctx.paged(request, [n for n in f.notes.values() if n["personId"] == pid])
+        notes = ctx.paged(request, f.notes_of(pid))
         if ctx.has("notes_list_without_content"):  # BH fetches each note for its content
             notes = [{k: v for k, v in n.items() if k != "content"} for n in notes]
         return {"notes": notes}
@@ -36,7 +36,7 @@ def add_note_routes(api: FastAPI, ctx: Context) -> None:
             "createdUserId": user["id"],
             "createdAt": now_stamp(),
         }
-        f.notes[note["id"]] = note
+        f.add_note(note)
         return {"note": note}
 
     @api.get(PREFIX + "/{firm}/notes/{nid}")

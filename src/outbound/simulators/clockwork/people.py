@@ -18,12 +18,7 @@ def _search_hits(ctx: Context, f: Firm, q: str) -> list[dict[str, Any]]:
     """No q lists everyone (BH validates with ``people_search?limit=1``, audit #7)."""
     if not q:
         return list(f.people.values())
-    with_email = not ctx.has("search_ignores_email")
-    return [
-        p
-        for p in f.people.values()
-        if q in str(p["name"]).lower() or (with_email and any(q in e for e in f.emails_of(p)))
-    ]
+    return f.search(q, with_email=not ctx.has("search_ignores_email"))
 
 
 def add_people_routes(api: FastAPI, ctx: Context) -> None:
@@ -74,11 +69,7 @@ def add_people_routes(api: FastAPI, ctx: Context) -> None:
         """Unverified: the doctor's write probes clean up their throw-away person with it."""
         f, _ = ctx.auth(firm, request)
         ctx.person_or_404(f, pid)
-        del f.people[pid]
-        for nid in [n for n, note in f.notes.items() if note["personId"] == pid]:
-            del f.notes[nid]
-        for cid in [c for c, cand in f.candidacies.items() if cand["person_id"] == pid]:
-            del f.candidacies[cid]
+        f.remove_person(pid)  # with their notes and candidacies
 
     @api.post(PREFIX + "/{firm}/people/{pid}/email_addresses", status_code=201)
     async def add_email(firm: str, pid: str, request: Request) -> dict[str, Any]:

@@ -43,7 +43,7 @@ def new_candidacy(
         "created_at": stamp,
         "updated_at": stamp,
     }
-    f.candidacies[c["id"]] = c
+    f.add_candidacy(c)
     return c
 
 
@@ -73,11 +73,7 @@ def add_candidacy_routes(api: FastAPI, ctx: Context) -> None:
         f, _ = ctx.auth(firm, request)
         ctx.project_or_404(f, project_id)
         person = request.query_params.get("person_id")
-        items = [
-            c
-            for c in f.candidacies.values()
-            if c["project_id"] == project_id and (person is None or c["person_id"] == person)
-        ]
+        items = f.candidacies_of(project_id, person)
         out = []
         for c in ctx.paged(request, items):
             entry = candidacy_out(c)
@@ -93,10 +89,7 @@ def add_candidacy_routes(api: FastAPI, ctx: Context) -> None:
         data = await ctx.body_of(request, "candidacy")
         person_id = str(data.get("person_id") or "")
         ctx.person_or_404(f, person_id)
-        if any(
-            c["project_id"] == project_id and c["person_id"] == person_id
-            for c in f.candidacies.values()
-        ):
+        if f.candidacies_of(project_id, person_id):
             raise ClockworkError(400, "candidacy.person_id is already on this project")
         status_id = data.get("status_id") or (f.statuses[0]["id"] if f.statuses else None)
         c = new_candidacy(f, project_id, person_id, status_id, user["id"])

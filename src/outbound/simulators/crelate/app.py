@@ -148,9 +148,9 @@ def create_crelate_app(
         return reply(request, chunk, total=len(items), more=offset + len(chunk) < len(items))
 
     def contact_or_404(cid: str) -> dict[str, Any]:
-        for key, c in store().contacts.items():
-            if key.lower() == cid.lower():
-                return c
+        c = store().contact(cid)  # an index lookup, case-insensitive
+        if c is not None:
+            return c
         raise CrelateError(unverified.NOT_FOUND_STATUS, f"Contact {cid} was not found.")
 
     def job_or_404(jid: str) -> dict[str, Any]:
@@ -204,11 +204,12 @@ def create_crelate_app(
     @api.get("/api3/contacts")
     async def list_contacts(request: Request) -> JSONResponse:
         user(request)
-        items = list(store().contacts.values())
         q = request.query_params
         if q.get("emails"):
             wanted = {e.strip().lower() for e in q["emails"].split(",") if e.strip()}
-            items = [c for c in items if wanted & set(store().emails_of(c))]
+            items = store().contacts_with_emails(wanted)  # the email index, in stored order
+        else:
+            items = list(store().contacts.values())
         if q.get("job_ids"):
             jobs = {j.lower() for j in q["job_ids"].split(",")}
             on = {c for (j, c) in store().pipeline if j.lower() in jobs}
@@ -270,6 +271,7 @@ def create_crelate_app(
         c.update({k: v for k, v in e.items() if k not in ("Id", "CreatedById", "CreatedOn")})
         c["UpdatedById"] = {"Id": u["Id"], "Title": u["Name"]}
         c["ModifiedOn"] = now_iso()
+        store().reindex_contact(c["Id"])  # its names and emails may have changed
         return reply(request, c["Id"])
 
     @api.delete("/api3/contacts/{cid}")
@@ -277,9 +279,7 @@ def create_crelate_app(
         """Unverified: the doctor's write probes clean up their throw-away contacts with it."""
         user(request)
         contact = contact_or_404(cid)
-        del store().contacts[contact["Id"]]
-        for key in [k for k in store().pipeline if k[1] == contact["Id"]]:
-            del store().pipeline[key]
+        store().remove_contact(contact["Id"])
         return reply(request, contact["Id"])
 
     # -- jobs and pipelines -------------------------------------------------------------
@@ -371,9 +371,14 @@ def create_crelate_app(
         job = job_or_404(jid)
         cid = request.query_params.get("contact_id")
         items = []
-        for (j, c), entry in store().pipeline.items():
-            if j == job["Id"] and (cid is None or c.lower() == cid.lower()):
-                items.extend(entry["History"])
+        if cid is None:
+            for (j, _), entry in store().pipeline.items():
+                if j == job["Id"]:
+                    items.extend(entry["History"])
+        else:  # pipeline entries name live contacts only: one dict lookup, not a scan
+            contact = store().contact(cid)
+            found = None if contact is None else store().pipeline.get((job["Id"], contact["Id"]))
+            items.extend(found["History"] if found else [])
         if not items and cid and "history_empty_list" not in active:
             # S8 treats a 404 here as "no history": a contact never on the job.
             raise CrelateError(404, f"No pipeline history for contact {cid} on job {jid}.")
