@@ -10,8 +10,11 @@ import time
 from pathlib import Path
 
 import pytest
+from sqlalchemy import func, select
 
 from outbound.settings import Settings
+from outbound.store.db import Database
+from outbound.store.models import SyncJob
 from tests.conftest import Sim, Team
 from tests.reliability.test_crash import worker_env
 from tests.reliability.test_faults import assert_exactly_once, enroll_on_crelate
@@ -21,21 +24,37 @@ PG_TEMP = Path(__file__).resolve().parents[2] / "scripts" / "pg-temp"
 
 
 @pytest.mark.skipif(not PG_DIR, reason="needs the throw-away PostgreSQL of scripts/test")
+def open_jobs(db: Database) -> int:
+    with db.session() as s:
+        return int(
+            s.scalar(
+                select(func.count())
+                .select_from(SyncJob)
+                .where(SyncJob.status.in_(("pending", "running")))
+            )
+            or 0
+        )
+
+
 def test_worker_survives_a_postgresql_restart_mid_run(
-    team: Team, crelate: Sim, settings: Settings
+    team: Team, crelate: Sim, settings: Settings, db: Database
 ) -> None:
     assert PG_DIR is not None
     ids, baseline = enroll_on_crelate(team, crelate)
-    crelate.faults(latency_ms=5, latency_jitter_ms=10, seed=5)  # a run long enough to hit
+    crelate.faults(latency_ms=5, latency_jitter_ms=10, seed=5)
+    # Paced, so that the run is long enough to be hit, however fast the engine gets.
+    env = {**worker_env(settings), "OUTBOUND_LOG_FORMAT": "text"}
+    env["OUTBOUND_CRELATE_RATE_PER_SECOND"] = "40"
 
     worker = subprocess.Popen(
         [sys.executable, "-m", "outbound.cli", "worker", "--until-idle", "--no-mail"],
-        env={**worker_env(settings), "OUTBOUND_LOG_FORMAT": "text"},
+        env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
     time.sleep(2.0)
     assert worker.poll() is None, "the run ended before the restart"
+    assert open_jobs(db) > 0, "the work was done before the restart"
     subprocess.run([str(PG_TEMP), "restart", PG_DIR], check=True, timeout=60)
     _, err = worker.communicate(timeout=600)
     assert worker.returncode == 0, err.decode()[-3000:]
