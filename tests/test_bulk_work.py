@@ -4,12 +4,11 @@ number of statements per chunk; adds that overlap merge, on SQLite and on Postgr
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any
 
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 
 from outbound.service import enrollments
 from outbound.service.caller import Caller
@@ -17,6 +16,7 @@ from outbound.service.enrollments import AddResult, ImportSource, ListedRecord
 from outbound.store.db import Database
 from outbound.store.models import AtsConnection, AtsLink, Contact, Enrollment, SyncJob
 from tests.conftest import Sim, Team
+from tests.statements import statements_sent
 from tests.test_api_core import make_sequence
 from tests.test_sync_crelate import connect
 
@@ -33,21 +33,6 @@ def people(first: int, last: int) -> list[dict[str, Any]]:
 
 def owner(team: Team) -> Caller:
     return Caller(team.user_ids["owner"], team.team_id, "owner")
-
-
-@contextmanager
-def statements(db: Database) -> Iterator[list[str]]:
-    """Every SQL statement sent to the database while inside (BEGIN included)."""
-    seen: list[str] = []
-
-    def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        seen.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", count)
-    try:
-        yield seen
-    finally:
-        event.remove(db.engine, "before_cursor_execute", count)
 
 
 def enrolled_once_with_jobs_once(db: Database, seq: int, expected: int) -> None:
@@ -242,7 +227,7 @@ def test_resync_statements_grow_with_chunks_not_rows(
     connect(team)
 
     def resync(name: str, chunk: int) -> int:
-        with statements(db) as seen:
+        with statements_sent(db) as seen:
             _, queued, _ = enrollments.resync_in_chunks(
                 db, owner(team), seqs[name], None, backfill_activity=True, chunk_size=chunk
             )
@@ -278,7 +263,7 @@ def test_add_and_import_statements_do_not_grow_with_rows(
             org,
             {p["email"].lower(): ListedRecord(f"remote-{p['email']}") for p in asked},
         )
-        with statements(db) as seen, db.session() as s:
+        with statements_sent(db) as seen, db.session() as s:
             result = enrollments.add_contacts(s, owner(team), seq, asked, source=source)
         assert result.added == last - first
         return len(seen)
@@ -291,7 +276,7 @@ def test_add_and_import_statements_do_not_grow_with_rows(
     assert imported_jobs == 500  # linked to their record: a sync each, no duplicate check
 
     def added(first: int, last: int, seq: int) -> int:
-        with statements(db) as seen:
+        with statements_sent(db) as seen:
             enrollments.add_contacts_in_chunks(
                 db, owner(team), seq, people(first, last), chunk_size=500
             )

@@ -5,35 +5,19 @@ rows and with 50 (SQLAlchemy's ``before_cursor_execute``); the counts must be eq
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
-
-from sqlalchemy import event
 
 from outbound.store.db import Database
 from outbound.store.models import SyncCall, User, utcnow
 from outbound.web.session import hash_password
 from tests.conftest import Team
 from tests.seeding import add_connection, add_jobs_for, add_seat, add_user, enrol_many
+from tests.statements import statements_sent
 
 PASSWORD = "pw-owner-123"
 CRELATE_ORG = "https://app.crelate.com"
-
-
-@contextmanager
-def counting(db: Database) -> Iterator[list[str]]:
-    statements: list[str] = []
-
-    def seen(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        statements.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", seen)
-    try:
-        yield statements
-    finally:
-        event.remove(db.engine, "before_cursor_execute", seen)
 
 
 def add_teammates(db: Database, team: Team, start: int, stop: int) -> None:
@@ -95,7 +79,7 @@ def statements_for(db: Database, request: Callable[[], Any]) -> int:
     # Once unmeasured: a token's first use in a minute records it (api/deps.py), a write that
     # has nothing to do with how much the request reads.
     request()
-    with counting(db) as statements:
+    with statements_sent(db) as statements:
         request()
     return len(statements)
 
