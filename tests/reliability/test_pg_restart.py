@@ -23,7 +23,6 @@ PG_DIR = os.environ.get("OUTBOUND_TEST_PG_DIR")
 PG_TEMP = Path(__file__).resolve().parents[2] / "scripts" / "pg-temp"
 
 
-@pytest.mark.skipif(not PG_DIR, reason="needs the throw-away PostgreSQL of scripts/test")
 def open_jobs(db: Database) -> int:
     with db.session() as s:
         return int(
@@ -36,6 +35,7 @@ def open_jobs(db: Database) -> int:
         )
 
 
+@pytest.mark.skipif(not PG_DIR, reason="needs the throw-away PostgreSQL of scripts/test")
 def test_worker_survives_a_postgresql_restart_mid_run(
     team: Team, crelate: Sim, settings: Settings, db: Database
 ) -> None:
