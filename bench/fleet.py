@@ -21,7 +21,6 @@ number of jobs running, and how busy the whole machine was.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import platform
@@ -39,9 +38,9 @@ from rich.table import Table
 from sqlalchemy import func, select, text
 
 from bench.run import Simulator, console
-from outbound.connectors.registry import make_connector
 from outbound.crypto import SecretBox
 from outbound.service import accounts, connections, enrollments, sequences
+from outbound.service.ats_calls import call_ats
 from outbound.service.caller import Caller
 from outbound.settings import Settings
 from outbound.store.db import Database, make_engine
@@ -91,18 +90,11 @@ def prepare(sim: Simulator, settings: Settings, opts: Options) -> None:
     db = Database(settings.resolved_database_url)
     box = SecretBox(settings.fernet_key)
 
-    async def verify(key: str) -> Any:
-        connector = make_connector("crelate", {"api_key": key}, settings)
-        try:
-            return await connector.verify()
-        finally:
-            await connector.aclose()
-
     per = opts.contacts // opts.connections
     with db.session() as s:
         team = accounts.create_team(s, "Fleet bench")
     for n, key in enumerate(keys):
-        identity = asyncio.run(verify(key))
+        identity = call_ats("crelate", {"api_key": key}, settings, lambda c: c.verify())
         with db.session() as s:
             user, _ = accounts.create_user(s, team.id, f"r{n}@fleet.example.com", f"R{n}", "owner")
             caller = Caller(user.id, team.id, "owner")

@@ -58,9 +58,9 @@ from sqlalchemy.exc import OperationalError
 from bench.databases import fresh_database
 from bench.run import KEY, Simulator, console
 from bench.size import store_contacts
-from outbound.connectors.registry import make_connector
 from outbound.crypto import SecretBox
 from outbound.service import accounts, connections, mailboxes, sequences
+from outbound.service.ats_calls import call_ats
 from outbound.service.caller import Caller
 from outbound.service.sequences import StepInput
 from outbound.settings import Settings
@@ -109,14 +109,7 @@ class Seeded:
 def seed(db: Database, settings: Settings, sim: Simulator, sink_port: int, args: Any) -> Seeded:
     box = SecretBox(settings.fernet_key)
 
-    async def verify() -> Any:
-        c = make_connector("crelate", {"api_key": KEY}, settings)
-        try:
-            return await c.verify()
-        finally:
-            await c.aclose()
-
-    identity = asyncio.run(verify())
+    identity = call_ats("crelate", {"api_key": KEY}, settings, lambda c: c.verify())
     with db.session() as s:
         team = accounts.create_team(s, "Load")
         user, token = accounts.create_user(

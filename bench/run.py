@@ -25,9 +25,10 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
-from outbound.connectors.registry import make_connector
+from outbound.connectors.base import Connector
 from outbound.crypto import SecretBox
 from outbound.service import accounts, connections, enrollments, sequences
+from outbound.service.ats_calls import call_ats
 from outbound.service.caller import Caller
 from outbound.settings import Settings
 from outbound.simulators.server import free_port
@@ -124,14 +125,10 @@ def engine_run(
         upgrade(settings.resolved_database_url)
         db = Database(settings.resolved_database_url)
 
-        async def verify() -> Any:
-            c = make_connector("crelate", {"api_key": KEY}, settings)
-            try:
-                return await c.verify(), (await c.list_jobs())[0].id
-            finally:
-                await c.aclose()
+        async def identity_and_a_job(c: Connector) -> tuple[Any, str]:
+            return await c.verify(), (await c.list_jobs())[0].id
 
-        identity, job_id = asyncio.run(verify())
+        identity, job_id = call_ats("crelate", {"api_key": KEY}, settings, identity_and_a_job)
         with db.session() as s:
             team = accounts.create_team(s, "Bench")
             user, _ = accounts.create_user(s, team.id, "bench@example.com", "Bench", "owner")

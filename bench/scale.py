@@ -32,9 +32,9 @@ from sqlalchemy import select
 from bench.databases import fresh_database, peak_rss_mb
 from bench.run import KEY, Simulator, console
 from outbound.connectors.base import AtsIdentity
-from outbound.connectors.registry import make_connector
 from outbound.crypto import SecretBox
 from outbound.service import accounts, connections, enrollments, sequences
+from outbound.service.ats_calls import call_ats
 from outbound.service.caller import Caller
 from outbound.settings import Settings
 from outbound.store.db import Database
@@ -104,14 +104,7 @@ def latency(seconds: float, per_second: float) -> dict[str, Any]:
             upgrade(settings.resolved_database_url)
             db = Database(settings.resolved_database_url)
 
-            async def verify() -> Any:
-                c = make_connector("crelate", {"api_key": KEY}, settings)
-                try:
-                    return await c.verify()
-                finally:
-                    await c.aclose()
-
-            identity = asyncio.run(verify())
+            identity = call_ats("crelate", {"api_key": KEY}, settings, lambda c: c.verify())
             n = int(seconds * per_second)
             with db.session() as s:
                 team = accounts.create_team(s, "Latency")
