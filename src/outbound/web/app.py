@@ -11,7 +11,10 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from outbound.settings import Settings
 from outbound.web import (
+    routes_add_people,
     routes_auth,
+    routes_contact_panel,
+    routes_contacts,
     routes_dashboard,
     routes_integrations,
     routes_mailbox,
@@ -32,12 +35,17 @@ def install(app: FastAPI, settings: Settings) -> None:
         max_age=14 * 24 * 3600,
     )
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    # routes_sequences first: its /sequences/new must win over the contacts page's
+    # /sequences/{sequence_id}.
     for module in (
+        routes_sequences,
+        routes_add_people,
         routes_auth,
+        routes_contact_panel,
+        routes_contacts,
         routes_dashboard,
         routes_integrations,
         routes_mailbox,
-        routes_sequences,
     ):
         app.include_router(module.router)
 
