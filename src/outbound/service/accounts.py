@@ -38,10 +38,13 @@ def create_user(
     if role not in ROLES:
         raise Invalid(f"role must be one of {', '.join(ROLES)}", "role")
     email = email.strip().lower()
-    if session.scalar(select(User.id).where(User.email == email)) is not None:
-        raise Conflict(f"a user with email {email} already exists", "email")
     if session.get(Team, team_id) is None:
         raise NotFound(f"team {team_id} not found", "team_id")
+    # Only this team is asked: whether the address has an account in another firm is not
+    # this team's business (and a refusal would tell them).
+    taken = select(User.id).where(User.team_id == team_id, User.email == email)
+    if session.scalar(taken) is not None:
+        raise Conflict(f"{email} is already a member of this team", "email")
     user = User(
         team_id=team_id,
         email=email,
@@ -150,3 +153,14 @@ def remove_teammate(session: Session, caller: Caller, user_id: int) -> None:
     if session.scalar(select(Sequence.id).where(Sequence.owner_id == user.id).limit(1)):
         raise Conflict("this user owns sequences; transfer or delete them first", "user_id")
     session.delete(user)
+
+
+def teams_of_users(session: Session, user_ids: list[int]) -> list[tuple[int, str]]:
+    """(user id, team name) for a person's accounts: what sign-in offers to choose from."""
+    rows = session.execute(
+        select(User.id, Team.name)
+        .join(Team, Team.id == User.team_id)
+        .where(User.id.in_(user_ids))
+        .order_by(Team.name)
+    ).all()
+    return [(user_id, name) for user_id, name in rows]

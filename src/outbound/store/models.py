@@ -61,7 +61,13 @@ class Team(Base):
 
 class User(Base):
     __tablename__ = "users"
-    __table_args__ = (UniqueConstraint("email", name="uq_users_email"),)
+    # An email is unique within a team, not across teams: asking to add a teammate then never
+    # reveals that an address has an account in another firm (issue 17), and one person can
+    # belong to two firms (sign-in asks which, once the password is right).
+    __table_args__ = (
+        UniqueConstraint("team_id", "email", name="uq_users_team_email"),
+        Index("ix_users_email", "email"),
+    )
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"), index=True)
     email: Mapped[str] = mapped_column(String(320))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
@@ -9,7 +11,7 @@ from starlette.concurrency import run_in_threadpool
 
 from outbound.api.deps import DbDep
 from outbound.domain.text import text_problem
-from outbound.service import sign_in_throttle, web_sessions
+from outbound.service import accounts, sign_in_throttle, web_sessions
 from outbound.store.db import Database
 from outbound.store.models import User
 from outbound.web.render import page
@@ -22,6 +24,7 @@ from outbound.web.session import (
     hash_password,
     session_token,
     sign_in,
+    verify_password,
 )
 
 router = APIRouter(include_in_schema=False)
@@ -52,7 +55,7 @@ def _login(request: Request, db: Database, email: str, password: str) -> Respons
     # Checking is a read (argon2 included): it waits for no writer. Only the outcome writes.
     with db.read_session() as session:
         wait = sign_in_throttle.locked_for(session, email, address)
-        user = None if wait is not None else check_password(session, email, password)
+        users = [] if wait is not None else check_password(session, email, password)
     if wait is not None:
         # The same words whether or not the account exists, and the password is not checked.
         words = sign_in_throttle.wait_words(wait)
@@ -62,14 +65,65 @@ def _login(request: Request, db: Database, email: str, password: str) -> Respons
         response.headers["Retry-After"] = str(max(1, round(wait)))
         return response
     with db.session() as session:
-        if user is None:
+        if not users:
             sign_in_throttle.record_failure(session, email, address)
         else:
             sign_in_throttle.record_success(session, email)
-            sign_in(request, session, user)
-    if user is None:
+            if len(users) == 1:
+                sign_in(request, session, users[0])
+    if not users:
         errors = {"form": "That email and password do not match an account."}
         return page(request, "login.html", 401, errors=errors, values={"email": email})
+    if len(users) > 1:
+        # The password opened several teams' accounts: the signed cookie remembers which, for
+        # a few minutes, and the next page asks which team to open.
+        request.session[CHOOSING] = {
+            "ids": [u.id for u in users],
+            "until": time.time() + CHOOSE_SECONDS,
+        }
+        return RedirectResponse("/login/team", status_code=303)
+    return RedirectResponse("/", status_code=303)
+
+
+CHOOSING = "choose_team"
+CHOOSE_SECONDS = 300
+
+
+def _choices(request: Request) -> list[int]:
+    pending = request.session.get(CHOOSING) or {}
+    if not pending or float(pending.get("until", 0)) < time.time():
+        return []
+    return [int(i) for i in pending.get("ids", [])]
+
+
+@router.get("/login/team")
+def choose_team_page(request: Request, db: DbDep) -> Response:
+    ids = _choices(request)
+    if not ids:
+        return RedirectResponse("/login", status_code=303)
+    with db.read_session() as session:
+        teams = accounts.teams_of_users(session, ids)
+    return page(request, "login_team.html", teams=teams)
+
+
+@router.post("/login/team", dependencies=[Depends(check_csrf)])
+async def choose_team(request: Request, db: DbDep) -> Response:
+    form = await request.form()
+    ids = _choices(request)
+    chosen = str(form.get("user_id") or "")
+    if not ids:
+        return RedirectResponse("/login", status_code=303)
+    if not chosen.isdigit() or int(chosen) not in ids:
+        with db.read_session() as session:
+            teams = accounts.teams_of_users(session, ids)
+        errors = {"user_id": "Choose one of your teams."}
+        return page(request, "login_team.html", 422, teams=teams, errors=errors)
+    request.session.pop(CHOOSING, None)
+    with db.session() as session:
+        user = session.get(User, int(chosen))
+        if user is None:  # removed from that team meanwhile
+            return RedirectResponse("/login", status_code=303)
+        sign_in(request, session, user)
     return RedirectResponse("/", status_code=303)
 
 
@@ -135,7 +189,7 @@ def _change_password(request: Request, db: Database, current: str, new: str) -> 
     with db.session() as session:
         _, user = current_caller(request, session)
         errors: dict[str, str] = {}
-        if check_password(session, user.email, current) is None:
+        if not verify_password(user, current):
             errors["current_password"] = "That is not your current password."
         elif len(new) < MIN_PASSWORD:
             errors["new_password"] = f"Use at least {MIN_PASSWORD} characters."

@@ -34,16 +34,30 @@ def hash_password(password: str) -> str:
     return hasher.hash(password)
 
 
-def check_password(session: Session, email: str, password: str) -> User | None:
-    user = session.scalar(select(User).where(User.email == email.strip().lower()))
-    if user is None or not user.password_hash:
+# One person may belong to a few firms; more accounts than this under one email are not tried.
+MAX_ACCOUNTS_PER_EMAIL = 10
+
+
+def check_password(session: Session, email: str, password: str) -> list[User]:
+    """The accounts this email and password open: usually one; several when the person
+    belongs to several teams with the same password (sign-in then asks which team)."""
+    users = session.scalars(
+        select(User)
+        .where(User.email == email.strip().lower(), User.password_hash.is_not(None))
+        .order_by(User.id)
+        .limit(MAX_ACCOUNTS_PER_EMAIL)
+    ).all()
+    if not users:
         hasher.hash(password)  # the same work either way: no user enumeration by timing
-        return None
+        return []
+    return [user for user in users if verify_password(user, password)]
+
+
+def verify_password(user: User, password: str) -> bool:
     try:
-        hasher.verify(user.password_hash, password)
+        return hasher.verify(user.password_hash or "", password)
     except (VerificationError, InvalidHashError):
-        return None
-    return user
+        return False
 
 
 def session_key(fernet_key: bytes) -> str:
