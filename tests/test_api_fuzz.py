@@ -54,6 +54,11 @@ STATE_REFUSALS: dict[str, tuple[str, ...]] = {
     "POST /api/v1/enrollments/{enrollment_id}/resume": ("enrollment_id",),
     "GET /api/v1/connection/activity-types": ("activity_type_id",),
     "DELETE /api/v1/users/{user_id}": ("user_id",),  # yourself
+    # What a CSV file holds (rows, an email column) and its mapping's JSON: no schema states it.
+    "POST /api/v1/sequences/{sequence_id}/contacts/csv": ("file", "mapping"),
+    # A cursor is one the list gave (for this sort); a resync needs a connected ATS.
+    "GET /api/v1/sequences/{sequence_id}/contacts": ("cursor",),
+    "POST /api/v1/sequences/{sequence_id}/contacts/bulk": ("connection",),
 }
 
 

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.compiler import SQLCompiler
 
 from outbound.mail import inbound, planner
+from outbound.service import work_state
 from outbound.store.job_counts import job_count_statement
 from outbound.store.models import AtsConnection, Mailbox, Team, User, utcnow
 from outbound.web import routes_dashboard
@@ -166,15 +167,15 @@ def _team_ids(session: Session) -> tuple[int, list[int], list[int]]:
 
 
 def test_dashboard_counts_open_jobs_per_connection_through_its_index(session: Session) -> None:
-    _, _, conns = _team_ids(session)
-    plan = plan_of(session, routes_dashboard.open_jobs_statement(conns))
+    team_id, _, conns = _team_ids(session)
+    plan = plan_of(session, work_state.open_jobs_statement(team_id, conns))
     assert_reads(plan, "sync_jobs", "ix_sync_jobs_connection")
 
 
 def test_dashboard_reads_only_the_last_hours_429s(session: Session) -> None:
     _, _, conns = _team_ids(session)
     since = utcnow() - timedelta(hours=1)
-    plan = plan_of(session, routes_dashboard.throttled_statement(conns, since))
+    plan = plan_of(session, work_state.throttled_statement(conns, since))
     assert_reads(plan, "sync_calls", "ix_sync_calls_status_at")
     assert_reads(plan, "sync_jobs")
 
@@ -186,8 +187,9 @@ def test_dashboard_reads_only_the_charts_two_weeks(session: Session) -> None:
     assert_reads(plan, "activity_events", "ix_activity_events_team_day")
 
 
-def test_dashboard_counts_sync_states_of_the_teams_sequences_only(session: Session) -> None:
-    _, users, _ = _team_ids(session)
-    plan = plan_of(session, routes_dashboard.sync_states_statement(users))
-    assert_reads(plan, "sequences")
+def test_dashboard_counts_contacts_of_the_teams_sequences_only(session: Session) -> None:
+    team_id, _, _ = _team_ids(session)
+    plan = plan_of(session, work_state.enrollment_counts_statement(team_id))
     assert_reads(plan, "enrollments")
+    plan = plan_of(session, work_state.sequences_statement(team_id))
+    assert_reads(plan, "sequences")

@@ -80,6 +80,37 @@ LAST = [
 ]
 
 
+# The simulators' sign-ins the sample team is connected with (printed on every start: to
+# connect another teammate, or to call the simulated ATS directly).
+CRELATE_CREDENTIALS = {"api_key": "alicecrelatekey0000000000a"}
+CLOCKWORK_CREDENTIALS = {
+    "firm": "acme",
+    "api_key": "cw-bob-key",
+    "api_secret": "cw-bob-secret",
+    "firm_service_key": "acme-firm-service-key-0001",
+}
+# Other sign-ins the simulators accept, for teammates who connect from Integrations.
+SPARE_CRELATE_KEYS = ("bobcrelatekey000000000000b", "carolcrelatekey0000000000c")
+SPARE_CLOCKWORK_KEYS = (("cw-alice-key", "cw-alice-secret"), ("cw-carol-key", "cw-carol-secret"))
+
+
+def ats_signins(port: int) -> list[str]:
+    """The lines that tell where each simulated ATS answers and what to sign in with."""
+    cw = CLOCKWORK_CREDENTIALS
+    return [
+        f"  Crelate simulator    http://127.0.0.1:{port + 1}/api3",
+        f"    API key (Olivia, connected): {CRELATE_CREDENTIALS['api_key']}",
+        f"    spare API keys for teammates: {', '.join(SPARE_CRELATE_KEYS)}",
+        f"  Clockwork simulator  http://127.0.0.1:{port + 2}/v3.0",
+        f"    firm {cw['firm']} · API key {cw['api_key']} · API secret {cw['api_secret']} · "
+        f"firm service key {cw['firm_service_key']} (Max, connected)",
+        "    spare key / secret pairs: "
+        + ", ".join(f"{key} / {secret}" for key, secret in SPARE_CLOCKWORK_KEYS),
+        f"  What each holds: http://127.0.0.1:{port + 1}/_admin/records/contacts · "
+        f"http://127.0.0.1:{port + 2}/_admin/records/people",
+    ]
+
+
 def demo_settings(data_dir: Path, port: int) -> Settings:
     return Settings(
         data_dir=data_dir,
@@ -148,13 +179,8 @@ def _verify(provider: str, credentials: dict[str, Any], settings: Settings) -> A
 def seed(db: Database, settings: Settings, rng: random.Random, contacts: int) -> dict[str, Any]:
     """Create the sample team once; returns the sign-ins to print."""
     box = SecretBox(settings.fernet_key)
-    crelate_creds = {"api_key": "alicecrelatekey0000000000a"}
-    clockwork_creds = {
-        "firm": "acme",
-        "api_key": "cw-bob-key",
-        "api_secret": "cw-bob-secret",
-        "firm_service_key": "acme-firm-service-key-0001",
-    }
+    crelate_creds = dict(CRELATE_CREDENTIALS)
+    clockwork_creds = dict(CLOCKWORK_CREDENTIALS)
     crelate_id = _verify("crelate", crelate_creds, settings)
     clockwork_id = _verify("clockwork", clockwork_creds, settings)
     crelate_job = asyncio.run(_first_job("crelate", crelate_creds, settings))
@@ -307,6 +333,9 @@ def run_demo(data_dir: Path, port: int, reset: bool, contacts: int = 300) -> Non
         console.print(
             f"  {role:9} {info['email']:28} {info.get('password', ''):15} {info['api_token']}"
         )
+    console.print("The simulated ATSs (Integrations → Connect uses these sign-ins):")
+    for line in ats_signins(port):
+        console.print(line, markup=False, highlight=False)
     console.print(
         "Try first:\n"
         f'  1. Sign in as the owner and open Sequences → "Python engineers (Crelate)": '

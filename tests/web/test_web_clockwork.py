@@ -61,7 +61,7 @@ def test_recruiting_team_runs_clockwork_from_the_browser(
 
     go(page, "Sequences")
     page.get_by_role("link", name="New sequence").click()
-    page.get_by_label("Name").fill("CFO search")
+    page.get_by_role("textbox", name="Name").fill("CFO search")
     page.locator("#subject_0").fill("A CFO role, {{first_name}}")
     page.locator("#body_0").fill("Hi {{first_name}}, are you open to a conversation?")
     page.get_by_role("button", name="Create sequence").click()
@@ -85,7 +85,7 @@ def test_recruiting_team_runs_clockwork_from_the_browser(
     assert clockwork.duplicates() == 0 and people
 
     page.get_by_role("button", name="Resync to Clockwork").first.click()
-    expect(page.locator("#bulk-out")).to_contain_text("Nothing to resync")
+    expect(page.locator("#bulk-out")).to_contain_text("Nothing new to resync")
 
     # Clone: the owner (on Clockwork) is eligible; the recruiter has no ATS.
     go(page, "Integrations")

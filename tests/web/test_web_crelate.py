@@ -49,12 +49,14 @@ def test_recruiting_team_runs_crelate_from_the_browser(
     # A sequence, and a contact added before Crelate is connected (to resync later).
     go(page, "Sequences")
     page.get_by_role("link", name="New sequence").click()
-    page.get_by_label("Name").fill("Staff engineers")
+    page.get_by_role("textbox", name="Name").fill("Staff engineers")
     page.locator("#subject_0").fill("Hi {{first_name}}")
     page.locator("#body_0").fill("Hello {{first_name}, a role at {{company|your company}}?")
     page.get_by_role("button", name="Create sequence").click()
     expect(page.locator("#e-body_0")).to_contain_text("malformed variable")  # field error
-    expect(page.get_by_label("Name")).to_have_value("Staff engineers")  # nothing lost
+    expect(page.get_by_role("textbox", name="Name")).to_have_value(
+        "Staff engineers"
+    )  # nothing lost
     shots(page, "sequence-new-error")
     page.locator("#body_0").fill("Hello {{first_name}}, a role at {{company|your company}}?")
     page.get_by_role("button", name="Create sequence").click()
@@ -123,10 +125,17 @@ def test_recruiting_team_runs_crelate_from_the_browser(
     new_row.get_by_role("button", name="Timeline").click()
     expect(new_row.locator(".timeline")).to_contain_text("POST")
     # What was written in Crelate, read from the effect ledger: put on the default job.
-    expect(new_row.locator(".timeline")).to_contain_text("Put on job/project")
+    expect(new_row.locator(".timeline")).to_contain_text("Added to job")
     expect(new_row.locator(".timeline .badge.synced").first).to_have_text("done")
-    new_row.get_by_role("button", name="Interested", exact=True).click()
-    expect(page.locator("tr", has_text="new.one@")).to_contain_text("interested")
+    # Sentiment is offered once someone answered: New One replies, then is marked interested.
+    eid = live.api("GET", "/sequences/1/contacts", params={"q": "new.one"}).json()[0]["id"]
+    live.api("POST", f"/enrollments/{eid}/events", json={"kind": "replied", "body": "Sure"})
+    page.reload()
+    new_row = page.locator("tr", has_text="new.one@")
+    new_row.get_by_role("button", name="Mark New One interested").click()
+    expect(new_row.get_by_role("button", name="Mark New One interested")).to_have_attribute(
+        "aria-pressed", "true"
+    )
 
     # Bulk resync with live progress: the contact added before the connection syncs.
     page.get_by_role("button", name="Resync to Crelate").first.click()

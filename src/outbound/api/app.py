@@ -11,12 +11,13 @@ from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from outbound.api import errors
+from outbound.api import docs, errors
 from outbound.api.guards import BodyLimit, SecurityHeaders, metrics_allowed
 from outbound.api.routes_contacts import router as contacts_router
 from outbound.api.routes_enrollments import router as enrollments_router
 from outbound.api.routes_integration import router as integration_router
 from outbound.api.routes_mailbox import router as mailbox_router
+from outbound.api.routes_people_import import router as people_import_router
 from outbound.api.routes_sequences import router as sequences_router
 from outbound.api.routes_team import router as team_router
 from outbound.api.routes_tracking import router as tracking_router
@@ -88,7 +89,10 @@ def create_app(
         version="0.1.0",
         description="Recruiting outreach that keeps your ATS true.",
         lifespan=lifespan,
+        docs_url=None,  # served below from local files: /docs works with no internet
+        redoc_url=None,
     )
+    docs.install(app)
     app.state.settings = settings
     app.state.db = db
     app.state.box = SecretBox(settings.fernet_key)
@@ -101,6 +105,7 @@ def create_app(
         sequences_router,
         contacts_router,
         enrollments_router,
+        people_import_router,
         integration_router,
         mailbox_router,
     ):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
 
@@ -11,7 +11,15 @@ from outbound.api.schemas import (
     MAX_ID,
     BatchId,
     BatchProgress,
+    BulkIn,
+    BulkOut,
+    BulkSkipped,
+    ContactCountsOut,
     ContactOut,
+    ContactQuery,
+    ContactSort,
+    ContactTab,
+    Cursor,
     DbId,
     EffectOut,
     EmailOut,
@@ -30,9 +38,10 @@ from outbound.api.schemas import (
     TimelineSummaryOut,
 )
 from outbound.domain.contact_status import contact_status
-from outbound.service import ats_records, enrollments, imports, outreach
+from outbound.service import ats_records, bulk_actions, contact_list, enrollments, imports, outreach
 from outbound.service import timeline as timelines
 from outbound.service.contacts import get_contact
+from outbound.service.errors import Invalid
 from outbound.store.models import Contact, Enrollment
 
 router = APIRouter(tags=["enrollments"])
@@ -75,19 +84,112 @@ def add_contacts(sequence_id: DbId, body: EnrollIn, db: DbDep, caller: CallerDep
     return EnrollResult(**result.__dict__)
 
 
-@router.get("/sequences/{sequence_id}/contacts", response_model=list[EnrollmentOut])
+PAGE_HEADERS = {
+    "X-Next-Cursor": {
+        "description": "The cursor of the next page (absent on the last page)",
+        "schema": {"type": "string"},
+    },
+    "X-Prev-Cursor": {
+        "description": "The cursor of the page before (absent on the first page)",
+        "schema": {"type": "string"},
+    },
+    "Link": {
+        "description": 'The next and previous pages as URLs (rel="next", rel="prev")',
+        "schema": {"type": "string"},
+    },
+}
+
+
+@router.get(
+    "/sequences/{sequence_id}/contacts",
+    response_model=list[EnrollmentOut],
+    responses={200: {"headers": PAGE_HEADERS}},
+)
 def list_enrollments(
     sequence_id: DbId,
     session: ReadSessionDep,
     caller: CallerDep,
-    needs_attention: bool = False,
-    limit: int = Query(100, ge=1, le=1000),
-    offset: int = Query(0, ge=0, le=MAX_ID),
+    request: Request,
+    response: Response,
+    needs_attention: Annotated[
+        bool, Query(description='The same as status="needs_attention"')
+    ] = False,
+    status: Annotated[ContactTab, Query(description="A status tab: its contacts only")] = "all",
+    q: Annotated[ContactQuery, Query(description="Name, email or company containing this")] = "",
+    sort: Annotated[ContactSort, Query(description='"-" first: descending')] = "added",
+    cursor: Annotated[
+        Cursor | None, Query(description="From X-Next-Cursor or X-Prev-Cursor")
+    ] = None,
+    limit: int = Query(100, ge=1, le=contact_list.MAX_PAGE_SIZE),
+    offset: int = Query(0, ge=0, le=MAX_ID, description="Older paging: prefer the cursor"),
 ) -> object:
-    rows = enrollments.list_enrollments(
-        session, caller, sequence_id, needs_attention, limit, offset
+    """A page of the sequence's contacts. The body is the list of contacts; the cursors of
+    the pages after and before are in the `X-Next-Cursor` and `X-Prev-Cursor` headers (and as
+    URLs in `Link`). A cursor keeps its place while contacts are added."""
+    if needs_attention and status not in ("all", "needs_attention"):
+        return []  # a contact is in one tab: none is in both
+    tab = "needs_attention" if needs_attention else status
+    page = contact_list.list_page(
+        session,
+        caller,
+        sequence_id,
+        contact_list.ContactFilter(tab, q),
+        sort,
+        cursor,
+        limit,
+        offset,
     )
-    return [enrollment_out(e, c) for e, c in rows]
+    links = []
+    for rel, header, value in (
+        ("next", "X-Next-Cursor", page.next_cursor),
+        ("prev", "X-Prev-Cursor", page.prev_cursor),
+    ):
+        if value is not None:
+            response.headers[header] = value
+            url = request.url.remove_query_params(["offset", "cursor"])
+            links.append(f'<{url.include_query_params(cursor=value)}>; rel="{rel}"')
+    if links:
+        response.headers["Link"] = ", ".join(links)
+    return [enrollment_out(e, c) for e, c in page.rows]
+
+
+@router.get("/sequences/{sequence_id}/contacts/counts", response_model=ContactCountsOut)
+def contact_counts(
+    sequence_id: DbId,
+    session: ReadSessionDep,
+    caller: CallerDep,
+    q: Annotated[ContactQuery, Query(description="Count only contacts matching this search")] = "",
+) -> object:
+    """How many contacts each status tab holds (each contact is in one tab)."""
+    return contact_list.count_tabs(session, caller, sequence_id, q)
+
+
+@router.post("/sequences/{sequence_id}/contacts/bulk", response_model=BulkOut)
+def bulk(
+    sequence_id: DbId, body: BulkIn, db: DbDep, caller: CallerDep, settings: SettingsDep
+) -> object:
+    """Pause, resume, remove, resync or move many contacts, committed chunk by chunk (no
+    session held here). Contacts the action does not apply to are counted in `skipped` with
+    the reason."""
+    if (body.ids is None) == (not body.all):
+        raise Invalid("give the contacts' ids, or all: true (not both)", "ids")
+    if body.action == "move" and body.target_sequence_id is None:
+        raise Invalid("choose the sequence to move the contacts to", "target_sequence_id")
+    result = bulk_actions.run(
+        db,
+        caller,
+        sequence_id,
+        body.action,
+        bulk_actions.Selection(body.ids, contact_list.ContactFilter(body.status, body.q)),
+        target_sequence_id=body.target_sequence_id,
+        day_seconds=settings.mail_day_seconds,
+    )
+    return BulkOut(
+        action=result.action,
+        done=result.done,
+        skipped=[BulkSkipped(reason=r, count=n) for r, n in result.skipped.items()],
+        batch_ids=result.batch_ids,
+    )
 
 
 @router.get("/enrollments/{enrollment_id}", response_model=EnrollmentOut)

@@ -6,19 +6,28 @@ from fastapi import APIRouter
 from pydantic import MISSING
 
 from outbound.api.deps import BoxDep, CallerDep, DbDep, SessionDep, SettingsDep
-from outbound.api.schemas import DbId, SequenceIn, SequenceOut, SequencePatch
+from outbound.api.schemas import (
+    DbId,
+    SequenceIn,
+    SequenceLifecyclePatch,
+    SequenceStateOut,
+    StepMoveIn,
+)
 from outbound.service import sequences
 from outbound.service.sequences import AtsAccess, StepInput
 
 router = APIRouter(tags=["sequences"])
 
 
-@router.get("/sequences", response_model=list[SequenceOut])
-def list_sequences(session: SessionDep, caller: CallerDep) -> object:
-    return sequences.list_sequences(session, caller)
+@router.get("/sequences", response_model=list[SequenceStateOut])
+def list_sequences(
+    session: SessionDep, caller: CallerDep, include_archived: bool = False
+) -> object:
+    """Archived sequences are left out unless `include_archived=true`."""
+    return sequences.list_sequences(session, caller, include_archived)
 
 
-@router.post("/sequences", response_model=SequenceOut, status_code=201)
+@router.post("/sequences", response_model=SequenceStateOut, status_code=201)
 def create_sequence(
     body: SequenceIn, db: DbDep, caller: CallerDep, settings: SettingsDep, box: BoxDep
 ) -> object:
@@ -35,15 +44,15 @@ def create_sequence(
     )
 
 
-@router.get("/sequences/{sequence_id}", response_model=SequenceOut)
+@router.get("/sequences/{sequence_id}", response_model=SequenceStateOut)
 def get_sequence(sequence_id: DbId, session: SessionDep, caller: CallerDep) -> object:
     return sequences.get_sequence(session, caller, sequence_id)
 
 
-@router.patch("/sequences/{sequence_id}", response_model=SequenceOut)
+@router.patch("/sequences/{sequence_id}", response_model=SequenceStateOut)
 def patch_sequence(
     sequence_id: DbId,
-    body: SequencePatch,
+    body: SequenceLifecyclePatch,
     db: DbDep,
     caller: CallerDep,
     settings: SettingsDep,
@@ -51,13 +60,15 @@ def patch_sequence(
 ) -> object:
     """A new job/project in `sync.job_id` is checked against the owner's ATS first. Only the
     fields sent change; `null` is refused for all but `sync.record_type` and `sync.job_id`,
-    which it clears."""
+    which it clears. `steps` edits the steps in place: contacts keep their position, and
+    those waiting for a step past the new end finish. `archived` hides the sequence and
+    stops its mail (true) or lets it carry on (false)."""
     steps = (
         None
         if body.steps is MISSING
         else [StepInput(s.subject, s.body, s.delay_days) for s in body.steps]
     )
-    return sequences.save_sequence(
+    seq = sequences.save_sequence(
         db,
         caller,
         AtsAccess(settings, box),
@@ -66,8 +77,28 @@ def patch_sequence(
         steps,
         {} if body.sync is MISSING else body.sync.model_dump(exclude_unset=True),
     )
+    if body.archived is not MISSING:
+        with db.session() as session:
+            seq = sequences.set_archived(session, caller, sequence_id, body.archived)
+    return seq
 
 
 @router.delete("/sequences/{sequence_id}", status_code=204)
 def delete_sequence(sequence_id: DbId, session: SessionDep, caller: CallerDep) -> None:
+    """Its contacts and their unsent mail go with it; what reached the ATS stays there."""
     sequences.delete_sequence(session, caller, sequence_id)
+
+
+@router.post("/sequences/{sequence_id}/steps/{position}/move", response_model=SequenceStateOut)
+def move_step(
+    sequence_id: DbId, position: int, body: StepMoveIn, session: SessionDep, caller: CallerDep
+) -> object:
+    """`position` counts from 0."""
+    return sequences.move_step(session, caller, sequence_id, position, body.direction)
+
+
+@router.delete("/sequences/{sequence_id}/steps/{position}", response_model=SequenceStateOut)
+def delete_step(sequence_id: DbId, position: int, session: SessionDep, caller: CallerDep) -> object:
+    """`position` counts from 0. Contacts who had it keep their place; contacts waiting for it
+    get the step after it; nothing sent is unsent."""
+    return sequences.delete_step(session, caller, sequence_id, position)

@@ -24,6 +24,7 @@ from pydantic import (
     ConfigDict,
     Field,
     GetJsonSchemaHandler,
+    computed_field,
     create_model,
     field_validator,
 )
@@ -792,3 +793,130 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
         (429, "Too many invalid API tokens from this address: wait for `Retry-After` seconds"),
     )
 }
+
+
+# -- a sequence's contacts list: tabs, counts, bulk actions (issue 16) ------------------------
+ContactTab = Literal[
+    "all",
+    "needs_attention",
+    "interested",
+    "not_interested",
+    "replied",
+    "bounced",
+    "unsubscribed",
+    "paused",
+    "finished",
+    "messaged",
+    "scheduled",
+]
+ContactSort = Literal["added", "-added", "name", "-name", "status", "-status"]
+# What a search may hold: one line, at most 200 characters (contact_list.MAX_QUERY).
+ContactQuery = Annotated[Line, Field(max_length=200)]
+# An opaque cursor from X-Next-Cursor / X-Prev-Cursor (base64url).
+Cursor = Annotated[str, Field(min_length=1, max_length=2000, pattern=r"^[A-Za-z0-9_-]+$")]
+
+
+class ContactCountsOut(BaseModel):
+    """Contacts per status tab (each contact is in exactly one tab; ``all`` is their sum),
+    among those matching the search ``q`` when one is given."""
+
+    all: int
+    needs_attention: int
+    interested: int
+    not_interested: int
+    replied: int
+    bounced: int
+    unsubscribed: int
+    paused: int
+    finished: int
+    messaged: int
+    scheduled: int
+
+
+# The rules between BulkIn's fields, stated in its schema (the code checks the same).
+_BULK_RULES: dict[str, Any] = {
+    "oneOf": [
+        {"required": ["ids"], "properties": {"ids": {"type": "array"}, "all": {"const": False}}},
+        {"required": ["all"], "properties": {"all": {"const": True}, "ids": {"type": "null"}}},
+    ],
+    "if": {"required": ["action"], "properties": {"action": {"const": "move"}}},
+    "then": {
+        "required": ["target_sequence_id"],
+        "properties": {"target_sequence_id": {"type": "integer"}},
+    },
+}
+
+
+class BulkIn(Strict):
+    """Either ``ids`` (the contacts picked: enrollment ids) or ``all: true`` with the tab
+    (``status``) and search (``q``) that choose them (both apply only with ``all``). ``move``
+    needs ``target_sequence_id``, a sequence of your team: each contact starts it at its first
+    step and leaves this one (one already there is skipped)."""
+
+    model_config = ConfigDict(json_schema_extra=_BULK_RULES)
+
+    action: Literal["pause", "resume", "remove", "resync", "move"]
+    ids: list[DbId] | None = Field(default=None, min_length=1, max_length=10_000)
+    all: bool = False
+    status: ContactTab = "all"
+    q: ContactQuery = ""
+    target_sequence_id: DbId | None = None
+
+
+class BulkSkipped(BaseModel):
+    reason: str  # "already finished", "not paused", "already in that sequence"...
+    count: int
+
+
+class BulkOut(BaseModel):
+    action: str
+    done: int
+    skipped: list[BulkSkipped]
+    # resync: the sync batches queued (progress at GET /sync-batches/{batch_id})
+    batch_ids: list[str]
+
+
+class ImportRowOut(BaseModel):
+    line: int  # in the file, blank lines and the header counted
+    email: str
+    outcome: Literal["added", "merged", "already_in_sequence", "skipped"]
+    note: str  # skipped: why; merged / already in the sequence: the fields updated
+
+
+class ImportReportOut(BaseModel):
+    """What became of each row of a CSV file."""
+
+    added: int
+    merged: int  # already in Outbound: their non-empty new fields were stored
+    already_in_sequence: int
+    skipped: int
+    columns: list[str]
+    mapping: list[str]  # each column's field, "custom.<name>", or "" (not imported)
+    rows: list[ImportRowOut]
+
+
+# -- sequences: rename, archive, reorder and delete steps (issue 16) --------------------------
+class SequenceLifecyclePatch(SequencePatch):
+    __doc__ = PATCH_RULE
+
+    archived: bool | MISSING = Field(
+        default=MISSING,
+        description="true: hidden from the list, and nothing more is sent from it (emails "
+        "waiting to go out are cancelled); false: its active contacts carry on.",
+    )
+
+
+class SequenceStateOut(SequenceOut):
+    archived_at: datetime | None = None
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def archived(self) -> bool:
+        return self.archived_at is not None
+
+
+class StepMoveIn(Strict):
+    """Swap the step with the one before (`up`) or after (`down`) it. Contacts who had the
+    first of the two but not the second skip to the step after both: no email twice."""
+
+    direction: Literal["up", "down"]

@@ -45,6 +45,9 @@ class AtsSpec:
     writes_email_separately: bool = False
     record_types: tuple[str, ...] = ()  # what a contact may be created as (empty: one kind)
     flags_do_not_contact: bool = False  # every person carries a do-not-contact flag to read back
+    # Contact fields the ATS refuses a person without ("first_name", "last_name"): checked
+    # before people are added to a sequence that syncs there.
+    required_person_fields: tuple[str, ...] = ()
     job_word: str = "Job"  # what the ATS calls the thing people are put on
     activity_word: str = "activity type"  # what a logged email is filed as
     # `outbound doctor`: one probe per fact in the connector's unverified module.

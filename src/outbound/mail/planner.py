@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from outbound.domain.contact_status import BLOCKS_SENDING
 from outbound.domain.sending_window import SendingWindow
+from outbound.domain.template_values import template_values
 from outbound.domain.templates import MissingVariables, render
 from outbound.mail.compose import links_in, new_message_id, thread_subject
 from outbound.store.models import (
@@ -46,26 +47,6 @@ def window_of(mb: Mailbox) -> SendingWindow:
     return SendingWindow.parse(
         mb.time_zone, mb.window_start, mb.window_end, list(mb.send_days), mb.daily_limit
     )
-
-
-def template_values(contact: Contact, sender: User) -> dict[str, str | None]:
-    full = " ".join(p for p in (contact.first_name, contact.last_name) if p) or None
-    values: dict[str, str | None] = {
-        "first_name": contact.first_name,
-        "last_name": contact.last_name,
-        "full_name": full,
-        "email": contact.email,
-        "title": contact.title,
-        "company": contact.company,
-        "phone": contact.phone,
-        "location": contact.location,
-        "linkedin_url": contact.linkedin_url,
-        "sender_name": sender.name,
-        "sender_first_name": sender.name.split()[0] if sender.name else None,
-    }
-    for key, value in (contact.custom_variables or {}).items():
-        values.setdefault(key, None if value is None else str(value))
-    return values
 
 
 def resume_paused_statement(now: datetime, limit: int = RESUME_BATCH) -> Select[Enrollment]:
@@ -160,6 +141,7 @@ def next_due_statement(mb: Mailbox, now: datetime, limit: int) -> Select[Enrollm
         .join(Sequence, Sequence.id == Enrollment.sequence_id)
         .where(
             Sequence.owner_id == mb.user_id,
+            Sequence.archived_at.is_(None),  # an archived sequence sends nothing more
             Enrollment.state == "active",
             or_(
                 Enrollment.error_code.is_(None),
@@ -251,7 +233,7 @@ def prepare(
         enrollment.state = "finished"
         return False
     step = seq.steps[enrollment.next_step]
-    values = template_values(contact, sender)
+    values = template_values(contact, sender.name)
     try:
         first_subject = render(seq.steps[0].subject, values)
         subject = thread_subject(first_subject, render(step.subject, values))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
@@ -9,7 +10,8 @@ from sqlalchemy.orm import Session
 
 from outbound.service.caller import Caller
 from outbound.service.errors import Conflict, NotFound
-from outbound.store.models import Contact
+from outbound.store.jobs import enqueue, job_row
+from outbound.store.models import AtsConnection, Contact, Enrollment, SyncJob
 
 CONTACT_COLUMNS = (
     "first_name",
@@ -81,3 +83,74 @@ def update_contact(
 
 def delete_contact(session: Session, caller: Caller, contact_id: int) -> None:
     session.delete(get_contact(session, caller, contact_id))
+
+
+# -- editing a contact from its panel -----------------------------------------------------
+@dataclass(frozen=True)
+class Edit:
+    """What a save changed, and where: fields the ATS record holds (under the sequence's
+    field mapping) are queued to update it; the others change in Outbound only."""
+
+    changed: list[str]
+    queued_to_ats: list[str] = field(default_factory=list)
+    outbound_only: list[str] = field(default_factory=list)
+
+
+def edit_contact(
+    session: Session, caller: Caller, enrollment: Enrollment, data: dict[str, Any]
+) -> Edit:
+    """Update the enrollment's contact (the API's PATCH rules) and, when its ATS record is
+    linked through a live connection, queue the sync engine's existing update (a refresh
+    sync_contact job: mapped fields under their write policies, never a second record)."""
+    contact = get_contact(session, caller, enrollment.contact_id)
+    before = {key: getattr(contact, key) for key in ("email", *CONTACT_COLUMNS)}
+    update_contact(session, caller, contact.id, data)
+    changed = [key for key, old in before.items() if getattr(contact, key) != old]
+    if not changed:
+        return Edit([])
+    held = _fields_the_ats_holds(enrollment, changed)
+    if held and _queue_ats_update(session, enrollment):
+        return Edit(changed, held, [k for k in changed if k not in held])
+    return Edit(changed, [], changed)
+
+
+def _fields_the_ats_holds(enrollment: Enrollment, changed: list[str]) -> list[str]:
+    if enrollment.ats_record_id is None or not enrollment.sync_snapshot:
+        return []
+    sources = {
+        str(m.get("source", "")) for m in enrollment.sync_snapshot.get("field_mapping") or []
+    }
+    custom = any(s.startswith("custom.") for s in sources)
+    return [k for k in changed if k in sources or (k == "custom_variables" and custom)]
+
+
+def _queue_ats_update(session: Session, enrollment: Enrollment) -> bool:
+    snapshot = enrollment.sync_snapshot or {}
+    conn = session.get(AtsConnection, snapshot.get("connection_id"))
+    if conn is None or conn.status != "active" or conn.disconnected_at is not None:
+        return False
+    waiting = session.scalar(
+        select(SyncJob.id)
+        .where(
+            SyncJob.enrollment_id == enrollment.id,
+            SyncJob.kind == "sync_contact",
+            SyncJob.status == "pending",
+        )
+        .limit(1)
+    )
+    if waiting is None:  # a sync still waiting reads the contact when it runs: one is enough
+        enqueue(
+            session,
+            [
+                job_row(
+                    enrollment.team_id,
+                    conn.id,
+                    enrollment.contact_id,
+                    enrollment.id,
+                    "sync_contact",
+                    {"refresh": True},
+                )
+            ],
+        )
+        enrollment.sync_state = "pending"
+    return True

@@ -6,11 +6,11 @@ from __future__ import annotations
 import bisect
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Insert, and_, case, func, null, or_, select, update
+from sqlalchemy import Insert, Table, and_, bindparam, case, func, null, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -66,6 +66,10 @@ class AddResult:
     added: int
     already_present: int
     enrollment_ids: list[int]
+    # Contacts Outbound already had (by normalised email), with the fields this add updated.
+    merged: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # Those already in the sequence (by normalised email): counted in already_present.
+    present: set[str] = field(default_factory=set)
 
 
 @dataclass(frozen=True)
@@ -151,6 +155,8 @@ class _AddTarget:
 
 def _add_target(session: Session, caller: Caller, sequence_id: int) -> _AddTarget:
     seq = get_sequence(session, caller, sequence_id)
+    if seq.archived_at is not None:
+        raise Invalid("this sequence is archived: unarchive it to add people", "sequence_id")
     snapshot = current_snapshot(session, seq)
     return _AddTarget(caller.team_id, caller.user_id, seq.id, bool(seq.steps), snapshot)
 
@@ -259,18 +265,12 @@ def _add_chunk(
     stored = insert_or_skip(session, Contact, "team_id", "email").returning(
         Contact.email, Contact.id
     )
-    # The new ones come back with their ids; only those already stored are looked up (and keep
-    # what they have: the add does not overwrite a contact).
+    # The new ones come back with their ids; only those already stored are looked up, and get
+    # the non-empty fields given now (re-adding someone updates them; nothing is blanked).
     ids: dict[str, int] = dict(session.execute(stored, contact_rows).all())
-    known = [email for email in emails if email not in ids]
+    known = sorted(email for email in emails if email not in ids)
     if known:
-        ids.update(
-            session.execute(
-                select(Contact.email, Contact.id).where(
-                    Contact.team_id == target.team_id, Contact.email.in_(known)
-                )
-            ).all()
-        )
+        ids.update(_merge_known(session, target.team_id, dict(people), known, result))
     contact_ids = [ids[email] for email in emails]
 
     imported: dict[int, tuple[str, str | None]] = {}
@@ -358,6 +358,53 @@ def _add_chunk(
     result.added += len(new)
     result.already_present += len(contact_ids) - len(new)
     result.enrollment_ids += [added[cid] for cid in new]
+    result.present.update(e for e, cid in zip(emails, contact_ids, strict=True) if cid not in added)
+
+
+# What a re-add may change on a stored contact: every field but the email.
+_MERGED = tuple(k for k in CONTACT_COLUMNS if k != "custom_variables")
+
+
+def _merge_known(
+    session: Session,
+    team_id: int,
+    data: dict[str, dict[str, Any]],
+    known: list[str],
+    result: AddResult,
+) -> dict[str, int]:
+    """Contacts already stored: their ids, and their non-empty new fields written in one
+    executemany UPDATE (custom variables merged by name). Locked in email order, FOR NO KEY
+    UPDATE (enrollment inserts' foreign-key checks still pass), as the inserts are ordered:
+    two adds cannot deadlock on them. Returns their ids by email."""
+    table = cast(Table, Contact.__table__)
+    rows = session.execute(
+        select(Contact.id, Contact.email, *(getattr(Contact, k) for k in CONTACT_COLUMNS))
+        .where(Contact.team_id == team_id, Contact.email.in_(known))
+        .order_by(Contact.email)
+        .with_for_update(key_share=True)
+    ).all()
+    changes = []
+    for row in rows:
+        given = data[row.email]
+        values = {k: getattr(row, k) for k in CONTACT_COLUMNS}
+        changed = [k for k in _MERGED if given.get(k) and given[k] != values[k]]
+        values.update({k: given[k] for k in changed})
+        variables = {**(row.custom_variables or {})}
+        variables.update({k: v for k, v in (given.get("custom_variables") or {}).items() if v})
+        if variables != (row.custom_variables or {}):
+            changed.append("custom_variables")
+            values["custom_variables"] = variables
+        result.merged[row.email] = tuple(changed)
+        if changed:
+            changes.append({"b_id": row.id, **{f"b_{k}": values[k] for k in CONTACT_COLUMNS}})
+    if changes:
+        session.execute(
+            update(table)
+            .where(table.c.id == bindparam("b_id"))
+            .values({k: bindparam(f"b_{k}") for k in CONTACT_COLUMNS}),
+            changes,
+        )
+    return {row.email: row.id for row in rows}
 
 
 def link_imported(

@@ -6,15 +6,20 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from outbound.domain.template_values import template_values
+from outbound.domain.templates import MissingVariables, render
 from outbound.service.caller import Caller
 from outbound.service.contacts import normalise_email
 from outbound.service.enrollments import after_sent, get_enrollment, record_event
 from outbound.service.errors import Invalid, NotFound
 from outbound.store.models import (
     ActivityEvent,
+    Contact,
     Enrollment,
     OutboundEmail,
+    Sequence,
     Suppression,
+    User,
     utcnow,
 )
 
@@ -48,6 +53,8 @@ def resume(
             OutboundEmail.enrollment_id == enrollment.id, OutboundEmail.status == "uncertain"
         )
     )
+    if uncertain is None and recheck_step(session, enrollment):
+        return enrollment  # still missing a value: the error names it, nothing is sent
     if enrollment.error_code in RESUMABLE:
         enrollment.error_code = None
         enrollment.error_message = None
@@ -73,6 +80,37 @@ def resume(
     if enrollment.state == "active":
         enrollment.next_send_at = now
     return enrollment
+
+
+def recheck_step(session: Session, enrollment: Enrollment) -> bool:
+    """Render the contact's next step now, as the planner will: True (and the contact's error
+    names the variables) when a value is still missing, so resume does not send the contact
+    back to the planner only to fail the same way."""
+    seq = session.get(Sequence, enrollment.sequence_id)
+    contact = session.get(Contact, enrollment.contact_id)
+    if seq is None or contact is None or enrollment.next_step >= len(seq.steps):
+        return False
+    sender = session.get(User, seq.owner_id)
+    step = seq.steps[enrollment.next_step]
+    values = template_values(contact, sender.name if sender else "")
+    try:
+        for template in (seq.steps[0].subject, step.subject, step.body):
+            render(template, values)
+    except MissingVariables as exc:
+        enrollment.error_code = "missing_variable"
+        enrollment.error_message = missing_message(step.position, exc.names, contact.email)
+        return True
+    return False
+
+
+def missing_message(position: int, names: list[str], email: str) -> str:
+    """The planner's wording (mail/planner.py prepare), so both read the same."""
+    listed = ", ".join(f"{{{{{n}}}}}" for n in names)
+    return (
+        f"Step {position + 1} uses {listed}, which {email} has no value for. "
+        "Add the value to the contact (or give the variable a fallback such as "
+        "{{company|your team}}), then resume the contact."
+    )
 
 
 # -- what recipients do ------------------------------------------------------------------

@@ -9,7 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import case, func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from outbound.connectors.base import AtsError, AtsJob, AuthError, PermissionDenied
@@ -21,7 +22,15 @@ from outbound.service.caller import Caller
 from outbound.service.errors import AtsRejected, Forbidden, Invalid, NotFound, ServiceError
 from outbound.settings import Settings
 from outbound.store.db import Database
-from outbound.store.models import AtsConnection, Sequence, SequenceStep, User
+from outbound.store.models import (
+    AtsConnection,
+    Enrollment,
+    OutboundEmail,
+    Sequence,
+    SequenceStep,
+    User,
+    utcnow,
+)
 
 JOB_FIELD = "sync.job_id"
 ATS_TIMEOUT = 15.0
@@ -53,12 +62,13 @@ def _check_can_edit(caller: Caller, seq: Sequence) -> None:
         raise Forbidden("only the sequence's owner, an owner or a manager can change it")
 
 
-def list_sequences(session: Session, caller: Caller) -> list[Sequence]:
-    return list(
-        session.scalars(
-            select(Sequence).where(Sequence.team_id == caller.team_id).order_by(Sequence.id)
-        )
-    )
+def list_sequences(
+    session: Session, caller: Caller, include_archived: bool = False
+) -> list[Sequence]:
+    query = select(Sequence).where(Sequence.team_id == caller.team_id)
+    if not include_archived:
+        query = query.where(Sequence.archived_at.is_(None))
+    return list(session.scalars(query.order_by(Sequence.id)))
 
 
 def _owner_for_new(session: Session, caller: Caller, owner_id: int | None) -> int:
@@ -79,19 +89,42 @@ def create_sequence(
     steps: list[StepInput],
     sync: dict[str, Any],
     owner_id: int | None = None,
+    create_token: str | None = None,
 ) -> Sequence:
-    """Unchecked: callers that take a job/project from a person use ``save_new_sequence``."""
+    """Unchecked: callers that take a job/project from a person use ``save_new_sequence``.
+
+    ``create_token`` is the form's one-time key: a second submit of the same form (a
+    double-click, a resend) returns the sequence the first one created instead of another."""
+    if create_token:
+        earlier = created_with(session, caller, create_token)
+        if earlier is not None:
+            return earlier
     owner = _owner_for_new(session, caller, owner_id)
     _check_steps(steps)
-    seq = Sequence(team_id=caller.team_id, owner_id=owner, name=name)
+    seq = Sequence(team_id=caller.team_id, owner_id=owner, name=name, create_token=create_token)
     _apply_sync(seq, sync)
     seq.steps = [
         SequenceStep(position=i, subject=s.subject, body=s.body, delay_days=s.delay_days)
         for i, s in enumerate(steps)
     ]
-    session.add(seq)
-    session.flush()
+    try:
+        with session.begin_nested():  # PostgreSQL: two submits at once meet on the unique key
+            session.add(seq)
+            session.flush()
+    except IntegrityError:
+        earlier = created_with(session, caller, create_token) if create_token else None
+        if earlier is None:
+            raise
+        return earlier
     return seq
+
+
+def created_with(session: Session, caller: Caller, create_token: str) -> Sequence | None:
+    return session.scalar(
+        select(Sequence).where(
+            Sequence.create_token == create_token, Sequence.team_id == caller.team_id
+        )
+    )
 
 
 def update_sequence(
@@ -108,15 +141,25 @@ def update_sequence(
         seq.name = name
     _apply_sync(seq, sync)
     if steps is not None:
-        _check_steps(steps)
-        seq.steps.clear()
-        session.flush()
-        seq.steps.extend(
-            SequenceStep(position=i, subject=s.subject, body=s.body, delay_days=s.delay_days)
-            for i, s in enumerate(steps)
-        )
+        replace_steps(session, seq, steps)
     session.flush()
     return seq
+
+
+def replace_steps(session: Session, seq: Sequence, steps: list[StepInput]) -> None:
+    """Edit the steps in place (contacts keep their position); steps past the new end are
+    deleted by the rule of ``delete_step``, so contacts waiting for them finish."""
+    _check_steps(steps)
+    for step, new in zip(seq.steps, steps, strict=False):
+        step.subject, step.body, step.delay_days = new.subject, new.body, new.delay_days
+    for position in range(len(seq.steps) - 1, len(steps) - 1, -1):
+        _remove_step(session, seq, position)
+    seq.steps.extend(
+        SequenceStep(position=i, subject=s.subject, body=s.body, delay_days=s.delay_days)
+        for i, s in enumerate(steps)
+        if i >= len(seq.steps)
+    )
+    session.flush()
 
 
 @dataclass(frozen=True)
@@ -247,9 +290,190 @@ def save_sequence(
 
 
 def delete_sequence(session: Session, caller: Caller, sequence_id: int) -> None:
+    """Its contacts, their mail not yet sent and their pending syncs go with it (the database
+    cascades); what already reached the ATS stays there."""
     seq = get_sequence(session, caller, sequence_id)
     _check_can_edit(caller, seq)
     session.delete(seq)
+
+
+# -- rename and archive ------------------------------------------------------------------
+def rename_sequence(session: Session, caller: Caller, sequence_id: int, name: str) -> Sequence:
+    seq = get_sequence(session, caller, sequence_id)
+    _check_can_edit(caller, seq)
+    if not name.strip():
+        raise Invalid("give the sequence a name", "name")
+    seq.name = name.strip()
+    session.flush()
+    return seq
+
+
+def set_archived(session: Session, caller: Caller, sequence_id: int, archived: bool) -> Sequence:
+    """Archived: hidden from the list and nothing more sent (emails waiting to go out are
+    cancelled). Unarchived: its active contacts are due again, each at its next step."""
+    seq = get_sequence(session, caller, sequence_id)
+    _check_can_edit(caller, seq)
+    if archived == (seq.archived_at is not None):
+        return seq
+    in_seq = Enrollment.sequence_id == seq.id
+    if archived:
+        seq.archived_at = utcnow()
+        session.execute(
+            update(OutboundEmail)
+            .where(OutboundEmail.status == "queued", OutboundEmail.enrollment_id.in_(_ids(seq)))
+            .values(status="cancelled")
+        )
+        session.execute(update(Enrollment).where(in_seq).values(next_send_at=None))
+    else:
+        seq.archived_at = None
+        session.execute(
+            update(Enrollment)
+            .where(in_seq, Enrollment.state == "active", Enrollment.next_send_at.is_(None))
+            .values(next_send_at=utcnow())
+        )
+    session.flush()
+    return seq
+
+
+def _ids(seq: Sequence) -> Any:
+    return select(Enrollment.id).where(Enrollment.sequence_id == seq.id).scalar_subquery()
+
+
+# -- reordering and deleting steps, and what they do to contacts mid-sequence --------------
+# A contact holds the position of its next step (Enrollment.next_step). The rules:
+# - deleting step p: contacts past it move back one (they keep their place); contacts waiting
+#   for it get the step after it, when it was due; what was sent is not unsent.
+# - swapping steps p and p+1: contacts before p get the new order; contacts who had step p but
+#   not p+1 would get step p again, so they skip to p+2 (never the same email twice).
+# Emails written but not yet handed to the mail server for the steps that move are cancelled and
+# their contacts made due again when they were: the planner writes them anew from the new order.
+
+
+@dataclass(frozen=True)
+class StepImpact:
+    """Per step position: how many contacts had it, how many are waiting for it."""
+
+    received: int
+    waiting: int
+
+
+def step_impacts(session: Session, seq: Sequence) -> list[StepImpact]:
+    """One grouped query: contacts by the position of their next step."""
+    waiting = case((Enrollment.state.in_(("active", "paused")), 1), else_=0)
+    rows = session.execute(
+        select(Enrollment.next_step, func.count(), func.sum(waiting))
+        .where(Enrollment.sequence_id == seq.id)
+        .group_by(Enrollment.next_step)
+    ).all()
+    at = {int(pos): (int(total), int(wait or 0)) for pos, total, wait in rows}
+    return [
+        StepImpact(
+            received=sum(total for pos, (total, _) in at.items() if pos > p),
+            waiting=at.get(p, (0, 0))[1],
+        )
+        for p in range(len(seq.steps))
+    ]
+
+
+def _step(seq: Sequence, position: int) -> SequenceStep:
+    if not 0 <= position < len(seq.steps):
+        raise NotFound(f"step {position + 1} not found", "position")
+    return seq.steps[position]
+
+
+def _replan(session: Session, seq: Sequence, positions: list[int]) -> None:
+    """Cancel the written, unsent emails of these steps; their contacts fall due again when
+    those emails were to go."""
+    queued = (
+        select(func.min(OutboundEmail.run_after))
+        .where(
+            OutboundEmail.enrollment_id == Enrollment.id,
+            OutboundEmail.status == "queued",
+            OutboundEmail.step_position.in_(positions),
+        )
+        .scalar_subquery()
+    )
+    session.execute(
+        update(Enrollment)
+        .where(Enrollment.sequence_id == seq.id, queued.is_not(None))
+        .values(next_send_at=queued)
+        .execution_options(synchronize_session=False)
+    )
+    session.execute(
+        update(OutboundEmail)
+        .where(
+            OutboundEmail.status == "queued",
+            OutboundEmail.step_position.in_(positions),
+            OutboundEmail.enrollment_id.in_(_ids(seq)),
+        )
+        .values(status="cancelled")
+        .execution_options(synchronize_session=False)
+    )
+
+
+def _remove_step(session: Session, seq: Sequence, position: int) -> None:
+    _replan(session, seq, list(range(position, len(seq.steps))))
+    session.execute(
+        update(Enrollment)
+        .where(Enrollment.sequence_id == seq.id, Enrollment.next_step > position)
+        .values(next_step=Enrollment.next_step - 1)
+        .execution_options(synchronize_session=False)
+    )
+    step = seq.steps.pop(position)
+    session.delete(step)
+    session.flush()
+    for later in seq.steps[position:]:
+        later.position -= 1
+        session.flush()  # one at a time: (sequence_id, position) is unique
+
+
+def delete_step(session: Session, caller: Caller, sequence_id: int, position: int) -> Sequence:
+    seq = get_sequence(session, caller, sequence_id)
+    _check_can_edit(caller, seq)
+    _step(seq, position)
+    if position == 0 and len(seq.steps) > 1 and not seq.steps[1].subject.strip():
+        raise Invalid(
+            "step 2 would become the first step and has no subject: give it one first",
+            "position",
+        )
+    _remove_step(session, seq, position)
+    session.expire_all()
+    return get_sequence(session, caller, sequence_id)
+
+
+def move_step(
+    session: Session, caller: Caller, sequence_id: int, position: int, direction: str
+) -> Sequence:
+    """Swap a step with the one before ("up") or after ("down") it."""
+    seq = get_sequence(session, caller, sequence_id)
+    _check_can_edit(caller, seq)
+    if direction not in ("up", "down"):
+        raise Invalid('direction must be "up" or "down"', "direction")
+    first = position - 1 if direction == "up" else position
+    _step(seq, position)
+    if first < 0 or first + 1 >= len(seq.steps):
+        raise Invalid(f"step {position + 1} cannot move {direction}", "direction")
+    a, b = seq.steps[first], seq.steps[first + 1]
+    if first == 0 and not b.subject.strip():
+        raise Invalid(
+            f"step {first + 2} has no subject and cannot become the first step: give it one",
+            "direction",
+        )
+    _replan(session, seq, [first, first + 1])
+    session.execute(
+        update(Enrollment)
+        .where(Enrollment.sequence_id == seq.id, Enrollment.next_step == first + 1)
+        .values(next_step=first + 2)
+        .execution_options(synchronize_session=False)
+    )
+    a.position = -1
+    session.flush()
+    b.position = first
+    session.flush()
+    a.position = first + 1
+    session.flush()
+    session.expire_all()
+    return get_sequence(session, caller, sequence_id)
 
 
 def _apply_sync(seq: Sequence, sync: dict[str, Any]) -> None:

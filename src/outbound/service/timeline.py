@@ -1,6 +1,8 @@
-"""A contact's timeline, a page at a time: the ATS calls made for the contact, newest page
-first (oldest first within a page), and what retention removed from it, in summary
-(service/retention.py writes those summaries)."""
+"""A contact's timeline: the email thread (what was sent, what came back), the ATS history
+written as sentences ("Created in Crelate as Alice Recruiter", "Moved to Replied"), and, for
+the technical details, the ATS calls a page at a time (newest page first, oldest first within
+a page) with what retention removed from them in summary (service/retention.py writes those
+summaries)."""
 
 from __future__ import annotations
 
@@ -11,9 +13,22 @@ from datetime import datetime
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from outbound.connectors.registry import ATS
+from outbound.domain.problems import when
+from outbound.domain.vocabulary import PROVIDER_TITLES
 from outbound.service.caller import Caller
 from outbound.service.enrollments import get_enrollment
-from outbound.store.models import Enrollment, SyncCall, TimelineSummary
+from outbound.store.models import (
+    ActivityEvent,
+    AtsEffect,
+    AtsLink,
+    Contact,
+    Enrollment,
+    OutboundEmail,
+    SyncCall,
+    SyncJob,
+    TimelineSummary,
+)
 
 PAGE_SIZE = 50
 EN_DASH = "\N{EN DASH}"
@@ -140,3 +155,208 @@ def _and(parts: list[str]) -> str:
     if len(parts) <= 1:
         return "".join(parts) or "nothing"
     return f"{', '.join(parts[:-1])} and {parts[-1]}"
+
+
+# -- the email thread ---------------------------------------------------------------------
+# How each message reads in the thread; replies are classified when they arrive (mail/inbound).
+THREAD_KINDS = {
+    "sent": "Sent",
+    "replied": "Reply",
+    "auto_reply": "Out of office / automatic reply",
+    "bounced": "Bounce",
+}
+# Messages shown per direction: a thread longer than this shows its latest.
+THREAD_LIMIT = 100
+
+
+@dataclass(frozen=True)
+class ThreadItem:
+    at: datetime
+    outgoing: bool
+    kind: str  # sent | replied | auto_reply | bounced
+    subject: str
+    body: str
+    status: str = ""  # an outgoing email not sent (yet): queued, failed, uncertain...
+
+    @property
+    def label(self) -> str:
+        return THREAD_KINDS.get(self.kind, self.kind)
+
+
+def thread_of(session: Session, enrollment: Enrollment) -> list[ThreadItem]:
+    """Every step emailed (as sent) and every reply, auto-reply and bounce, oldest first."""
+    items = [
+        ThreadItem(
+            m.sent_at or m.run_after,
+            True,
+            "sent",
+            m.subject,
+            m.body_text,
+            "" if m.status == "sent" else m.status,
+        )
+        for m in session.scalars(
+            select(OutboundEmail)
+            .where(
+                OutboundEmail.enrollment_id == enrollment.id,
+                OutboundEmail.status != "cancelled",
+            )
+            .order_by(OutboundEmail.id.desc())
+            .limit(THREAD_LIMIT)
+        )
+    ]
+    # Replies, and emails logged through the API (no email row of ours).
+    for e in session.scalars(
+        select(ActivityEvent)
+        .where(
+            ActivityEvent.enrollment_id == enrollment.id,
+            ActivityEvent.kind.in_(("sent", "replied", "auto_reply", "bounced")),
+        )
+        .order_by(ActivityEvent.id.desc())
+        .limit(THREAD_LIMIT)
+    ):
+        if e.kind == "sent" and e.email_id is not None:
+            continue  # its email row is in the thread already
+        items.append(
+            ThreadItem(e.occurred_at, e.kind == "sent", e.kind, e.subject or "", e.body or "")
+        )
+    return sorted(items, key=lambda i: i.at)
+
+
+# -- the ATS record and its history, as sentences ------------------------------------------
+HISTORY_LIMIT = 200
+
+
+@dataclass(frozen=True)
+class AtsRecord:
+    provider: str
+    title: str  # "Crelate"
+    record_id: str
+    url: str | None  # None: the connector knows no link pattern; the id is shown
+
+
+@dataclass(frozen=True)
+class HistoryLine:
+    at: datetime
+    text: str
+    state: str  # done | unconfirmed (begun, outcome unknown) | retrying | failed
+
+
+def ats_record(enrollment: Enrollment) -> AtsRecord | None:
+    provider = (enrollment.sync_snapshot or {}).get("provider")
+    if not enrollment.ats_record_id or not provider:
+        return None
+    # No connector states a URL pattern for its records yet: the id is what can be shown.
+    return AtsRecord(
+        provider, PROVIDER_TITLES.get(provider, provider), enrollment.ats_record_id, None
+    )
+
+
+def ats_history(session: Session, enrollment: Enrollment) -> list[HistoryLine]:
+    """What Outbound wrote in the ATS for the contact (the effect ledger) and the sync work
+    that failed or waits to retry, oldest first, in sentences."""
+    contact = session.get(Contact, enrollment.contact_id)
+    assert contact is not None
+    name = " ".join(p for p in (contact.first_name, contact.last_name) if p) or contact.email
+    lines: list[HistoryLine] = []
+    for link in session.scalars(
+        select(AtsLink).where(AtsLink.contact_id == contact.id, AtsLink.created_by_us.is_(False))
+    ):
+        if link.remote_id:
+            title = PROVIDER_TITLES.get(link.provider, link.provider)
+            lines.append(
+                HistoryLine(link.linked_at, f"Linked to the {title} record already there", "done")
+            )
+    effects = list(
+        session.scalars(
+            select(AtsEffect)
+            .where(AtsEffect.contact_id == contact.id)
+            .order_by(AtsEffect.id)
+            .limit(HISTORY_LIMIT)
+        )
+    )
+    stages = _stages(session, effects)
+    subjects = _subjects(session, effects)
+    for effect in effects:
+        text = effect_sentence(effect, name, stages, subjects)
+        if effect.state != "done":
+            text += " (not confirmed yet: checked with the ATS on the next try)"
+        state = "done" if effect.state == "done" else "unconfirmed"
+        lines.append(HistoryLine(effect.done_at or effect.began_at, text, state))
+    ats = PROVIDER_TITLES.get((enrollment.sync_snapshot or {}).get("provider") or "", "the ATS")
+    for job in session.scalars(
+        select(SyncJob)
+        .where(SyncJob.enrollment_id == enrollment.id, SyncJob.last_error.is_not(None))
+        .order_by(SyncJob.id.desc())
+        .limit(20)
+    ):
+        state = "retrying" if job.status in ("pending", "running") else "failed"
+        if job.status == "done":
+            continue  # it worked in the end: the effects above say what it wrote
+        lines.append(
+            HistoryLine(job.finished_at or job.run_after, failure_sentence(job, ats), state)
+        )
+    return sorted(lines, key=lambda line: line.at)
+
+
+def effect_sentence(
+    effect: AtsEffect, name: str, stages: dict[int, str], subjects: dict[int, tuple[str, str]]
+) -> str:
+    title = PROVIDER_TITLES.get(effect.provider, effect.provider)
+    spec = ATS.get(effect.provider)
+    job_word = (spec.job_word if spec else "job").lower()
+    kind, _, target = effect.effect.partition(":")
+    if kind == "create":
+        return f"Created in {title} as {name}"
+    if kind == "details":
+        return f"Completed the {title} record's details (email, phone)"
+    if kind == "attach":
+        return f"Added to {job_word} {target}"
+    if kind == "stage":
+        stage = stages.get(_int(target))
+        return f"Moved to {stage}" if stage else "Moved to the next pipeline stage"
+    if kind == "activity":
+        event_kind, subject = subjects.get(_int(target), ("sent", ""))
+        what = {"sent": "email", "replied": "reply", "auto_reply": "automatic reply"}.get(
+            event_kind, event_kind.replace("_", " ")
+        )
+        quoted = f" '{subject}'" if subject else ""
+        return f"Logged {what}{quoted} as activity"
+    if kind == "update":
+        return f"Updated the {title} record's fields"
+    return f"Wrote {effect.effect} in {title}"
+
+
+def failure_sentence(job: SyncJob, ats: str) -> str:
+    error = (job.last_error or "").rstrip(".")
+    if job.status in ("pending", "running"):
+        return f"Failed to reach {ats}: {error} (trying again at {when(job.run_after)})"
+    if job.status == "failed":
+        tries = "1 try" if job.attempts == 1 else f"{job.attempts} tries"
+        return f"Gave up after {tries}: {error}"
+    return error
+
+
+def _int(text: str) -> int:
+    return int(text) if text.isdigit() else -1
+
+
+def _stages(session: Session, effects: list[AtsEffect]) -> dict[int, str]:
+    """stage:<sync job id> effects: the stage each of those jobs set."""
+    ids = [_int(e.effect.partition(":")[2]) for e in effects if e.effect.startswith("stage:")]
+    if not ids:
+        return {}
+    rows = session.execute(select(SyncJob.id, SyncJob.payload).where(SyncJob.id.in_(ids)))
+    return {i: str((p or {}).get("stage") or "") for i, p in rows}
+
+
+def _subjects(session: Session, effects: list[AtsEffect]) -> dict[int, tuple[str, str]]:
+    """activity:<event id> effects: the kind and subject of each logged event."""
+    ids = [_int(e.effect.partition(":")[2]) for e in effects if e.effect.startswith("activity:")]
+    if not ids:
+        return {}
+    rows = session.execute(
+        select(ActivityEvent.id, ActivityEvent.kind, ActivityEvent.subject).where(
+            ActivityEvent.id.in_(ids)
+        )
+    )
+    return {i: (k, s or "") for i, k, s in rows}

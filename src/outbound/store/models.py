@@ -180,6 +180,10 @@ class Sequence(Base):
     # A visible "unsubscribe" footer; the List-Unsubscribe headers are always sent.
     unsubscribe_link: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Archived: hidden from the list, and nothing more is sent from it.
+    archived_at: Mapped[datetime | None]
+    # The create form's one-time key: a second submit of the same form finds this sequence.
+    create_token: Mapped[str | None] = mapped_column(String(64), index=True, unique=True)
     steps: Mapped[list[SequenceStep]] = relationship(
         order_by="SequenceStep.position", cascade="all, delete-orphan", lazy="selectin"
     )

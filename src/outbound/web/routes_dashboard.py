@@ -1,4 +1,5 @@
-"""The dashboard a team lead looks at: sync health per connection and mail per day."""
+"""The dashboard a team lead looks at: each connection's one status, the team's work in
+contacts (waiting, retrying, can't sync, with where each is fixed) and mail per day."""
 
 from __future__ import annotations
 
@@ -11,88 +12,13 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from outbound.api.deps import DbDep
-from outbound.store.models import (
-    ActivityEvent,
-    AtsConnection,
-    Enrollment,
-    Sequence,
-    SyncCall,
-    SyncJob,
-    User,
-    utcnow,
-)
+from outbound.service.work_state import team_work
+from outbound.store.models import ActivityEvent, utcnow
 from outbound.web.render import page
 from outbound.web.session import current_caller
 
 router = APIRouter(include_in_schema=False)
 CHART_DAYS = 14
-
-
-def sync_states_statement(owner_ids: list[int]) -> Select[int, str, int]:
-    """Contacts per sync state of each owner's sequences, in one query for the page."""
-    return (
-        select(Sequence.owner_id, Enrollment.sync_state, func.count(Enrollment.id))
-        .join(Sequence, Sequence.id == Enrollment.sequence_id)
-        .where(Sequence.owner_id.in_(owner_ids))
-        .group_by(Sequence.owner_id, Enrollment.sync_state)
-    )
-
-
-def open_jobs_statement(connection_ids: list[int]) -> Select[int, int]:
-    """Jobs waiting or running per connection (ix_sync_jobs_connection)."""
-    return (
-        select(SyncJob.connection_id, func.count(SyncJob.id))
-        .where(
-            SyncJob.connection_id.in_(connection_ids), SyncJob.status.in_(("pending", "running"))
-        )
-        .group_by(SyncJob.connection_id)
-    )
-
-
-def throttled_statement(connection_ids: list[int], since: datetime) -> Select[int, int]:
-    """429 answers per connection since then: the recent 429s (ix_sync_calls_status_at), not
-    every call ever made."""
-    return (
-        select(SyncJob.connection_id, func.count(SyncCall.id))
-        .join(SyncJob, SyncJob.id == SyncCall.job_id)
-        .where(
-            SyncCall.status_code == 429,
-            SyncCall.at >= since,
-            SyncJob.connection_id.in_(connection_ids),
-        )
-        .group_by(SyncJob.connection_id)
-    )
-
-
-def connection_health(session: Session, team_id: int) -> list[dict[str, Any]]:
-    """One row per connected teammate, from four queries whatever the number of rows."""
-    conns = session.execute(
-        select(AtsConnection, User)
-        .join(User, User.id == AtsConnection.user_id)
-        .where(AtsConnection.team_id == team_id, AtsConnection.disconnected_at.is_(None))
-        .order_by(User.name)
-    ).all()
-    if not conns:
-        return []
-    owner_ids = [user.id for _, user in conns]
-    conn_ids = [conn.id for conn, _ in conns]
-    by_state: dict[tuple[int, str], int] = {
-        (owner, state): n for owner, state, n in session.execute(sync_states_statement(owner_ids))
-    }
-    open_jobs = dict(session.execute(open_jobs_statement(conn_ids)).tuples().all())
-    hour_ago = utcnow() - timedelta(hours=1)
-    throttled = dict(session.execute(throttled_statement(conn_ids, hour_ago)).tuples().all())
-    return [
-        {
-            "conn": conn,
-            "user": user,
-            "synced": by_state.get((user.id, "synced"), 0),
-            "pending": open_jobs.get(conn.id, 0),
-            "failing": by_state.get((user.id, "failed"), 0),
-            "throttled": throttled.get(conn.id, 0),
-        }
-        for conn, user in conns
-    ]
 
 
 def mail_per_day_statement(team_id: int, since: datetime) -> Select[Any, str, int]:
@@ -137,7 +63,7 @@ def dashboard(request: Request, db: DbDep) -> Response:
             "dashboard.html",
             user=user,
             nav="dashboard",
-            health=connection_health(session, caller.team_id),
+            work=team_work(session, caller),
             days=days,
             peak=peak,
             totals={k: sum(d[k] for d in days) for k in ("sent", "replied")},

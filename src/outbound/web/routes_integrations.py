@@ -21,7 +21,7 @@ from outbound.connectors.base import (
 from outbound.connectors.registry import ATS
 from outbound.domain.roles import can_manage_teammates
 from outbound.domain.vocabulary import PROVIDER_TITLES, PROVIDERS
-from outbound.service import connections
+from outbound.service import connections, work_state
 from outbound.service.ats_calls import call_ats
 from outbound.service.doctor import diagnose
 from outbound.service.errors import ServiceError
@@ -175,6 +175,13 @@ def render_page(
             if conn is not None and can_manage_teammates(caller.role)
             else []
         )
+        # What a disconnect would leave waiting, said before the user confirms it.
+        waiting = work_state.pending_for_connection(session, caller) if conn is not None else 0
+        status = (
+            work_state.connection_status(conn, PROVIDER_TITLES[conn.provider])
+            if conn is not None
+            else None
+        )
     # The ATS is called after the transaction: no database lock is held while it answers.
     pickers = Pickers()
     if conn is not None and creds is not None:
@@ -199,12 +206,17 @@ def render_page(
         activity_options=activity_select(pickers.activity, extra.get("values") or {}),
         mapping_sources=MAPPING_SOURCES,
         candidates=candidates,
+        waiting=waiting,
+        status=status,
         **extra,
     )
 
 
 @router.get("/integrations")
 def integrations(request: Request, db: DbDep, box: BoxDep, settings: SettingsDep) -> Response:
+    problem = request.query_params.get("problem")
+    if problem:  # a refused action: shown as an error, not as a success
+        return render_page(request, db, box, settings, flash=problem, flash_kind="error")
     return render_page(request, db, box, settings, flash=request.query_params.get("done"))
 
 
@@ -317,7 +329,7 @@ def clone(request: Request, db: DbDep, form: FormDep) -> Response:
     with db.session() as session:
         caller, _ = current_caller(request, session)
         if not ids:
-            return RedirectResponse("/integrations?done=Pick at least one teammate.", 303)
+            return RedirectResponse("/integrations?problem=Pick at least one teammate.", 303)
         result = connections.clone_settings(session, caller, ids)
     return RedirectResponse(
         f"/integrations?done=Settings cloned to {len(result.cloned)} teammate(s).", 303

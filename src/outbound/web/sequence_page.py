@@ -10,8 +10,9 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from sqlalchemy.orm import Session
 
-from outbound.service import connections, sequences
+from outbound.service import connections, sequences, work_state
 from outbound.service.caller import Caller
+from outbound.service.sequence_figures import FIGURE_NAMES, sequence_figures
 from outbound.store.models import AtsConnection, Sequence
 from outbound.web.session import current_caller
 
@@ -22,9 +23,19 @@ def owner_connection(session: Session, seq: Sequence) -> AtsConnection | None:
 
 
 def sequence_context(session: Session, caller: Caller, sequence_id: int) -> dict[str, Any]:
+    """The sequence, its owner's connection, its figures and its stuck or retrying work:
+    what every tab shows above its own content."""
     seq = sequences.get_sequence(session, caller, sequence_id)
     conn = owner_connection(session, seq)
-    return {"seq": seq, "conn": conn, "provider": conn.provider if conn else None}
+    figures = sequence_figures(session, caller.team_id, [seq.id])
+    return {
+        "seq": seq,
+        "conn": conn,
+        "provider": conn.provider if conn else None,
+        "figures": figures.get(seq.id),
+        "figure_names": FIGURE_NAMES,
+        "warnings": work_state.sequence_warnings(session, caller, seq.id),
+    }
 
 
 def owner_credentials(

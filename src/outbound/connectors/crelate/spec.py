@@ -29,6 +29,7 @@ SPEC = AtsSpec(
     default_base_url="https://app.crelate.com/api3",
     list_import=True,
     record_types=tuple(unverified.RECORD_TYPE_BITS),
+    required_person_fields=("first_name", "last_name"),  # person_entity refuses without them
     job_word="Job",
     activity_word="activity type",
     probes=probes.PROBES,

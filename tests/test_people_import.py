@@ -1,0 +1,317 @@
+"""Issue 16, adding people: a CSV file or pasted lines read with their real line numbers, a
+header row recognised and its columns mapped, every row checked (the ATS's required names
+included) with a per-row report; re-adding someone updates them; the REST endpoint's 4xx."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from outbound.domain.people_import import (
+    ImportRefused,
+    check_mapping,
+    check_rows,
+    guess_mapping,
+    read_table,
+)
+from outbound.service import enrollments
+from outbound.store.db import Database
+from tests.conftest import Sim, Team
+from tests.test_api_core import make_sequence
+from tests.test_bulk_work import owner
+from tests.test_sync_crelate import connect
+
+DATA = Path(__file__).parent / "data" / "imports"
+
+
+def no_problem(_: dict[str, Any]) -> str | None:
+    return None
+
+
+# -- reading: header, mapping, line numbers ---------------------------------------------------
+def test_semicolons_bom_and_a_header_map_by_name() -> None:
+    table = read_table((DATA / "semicolons_bom.csv").read_bytes().decode("utf-8"))
+    assert table.delimiter == ";"
+    assert table.header is not None and table.header[0] == "E-mail"  # the BOM is gone
+    assert guess_mapping(table) == [
+        "email",
+        "first_name",
+        "last_name",
+        "company",
+        "title",
+        "custom.favourite_colour",  # anything else: a variable named after its header
+    ]
+    # Real line numbers: the header is line 1, the blank line 3 counts.
+    assert [line for line, _ in table.rows] == [2, 4]
+    assert table.rows[0][1][3] == "Analytical Engines; Ltd"  # a quoted delimiter stays
+
+
+def test_pasted_lines_without_header_keep_the_paste_order_and_quoted_commas() -> None:
+    table = read_table((DATA / "headerless.txt").read_text())
+    assert table.header is None
+    assert [line for line, _ in table.rows] == [1, 3]
+    assert guess_mapping(table) == ["email", "first_name", "last_name", "company", "title"]
+    assert table.rows[0][1][3] == "Analytical Engines, Ltd"
+
+
+def test_header_names_people_write() -> None:
+    table = read_table(
+        "Firstname,Last Name,EMAIL ADDRESS,Company Name,Position,LinkedIn,City,Mobile\n"
+        "Ada,Lovelace,ada@x.example.com,Engines,Eng,https://linkedin.com/in/ada,London,+44\n"
+    )
+    assert guess_mapping(table) == [
+        "first_name",
+        "last_name",
+        "email",
+        "company",
+        "title",
+        "linkedin_url",
+        "location",
+        "phone",
+    ]
+
+
+def test_a_quoted_field_over_two_lines_keeps_the_next_row_on_its_own_line() -> None:
+    table = read_table('email,first name\nada@x.example.com,"two\nlines"\nbob@x.example.com,Bob\n')
+    assert [line for line, _ in table.rows] == [2, 4]
+
+
+def test_mapping_is_checked() -> None:
+    with pytest.raises(ImportRefused, match="email"):
+        check_mapping(["first_name", "last_name"])
+    with pytest.raises(ImportRefused, match="columns 1 and 2 are both mapped to First name"):
+        check_mapping(["first_name", "first_name", "email"])
+    with pytest.raises(ImportRefused, match="variable name"):
+        check_mapping(["email", "custom.2 bad"])
+
+
+def test_every_bad_row_with_its_line_and_reason() -> None:
+    table = read_table((DATA / "with_bad_rows.csv").read_text())
+    checked = check_rows(
+        table,
+        guess_mapping(table),
+        lambda d: None if "@" in d["email"] else "invalid email: is not an email address",
+    )
+    reasons = {r.line: r.reason for r in checked.rows}
+    assert reasons[2] is None
+    assert reasons[5] == "invalid email: is not an email address"
+    assert reasons[6] == "no email address"
+    assert reasons[7] == "repeats line 2 (same email)"
+    assert 4 not in reasons  # a blank line is no row
+    assert checked.rows[0].data["custom_variables"] == {"team": "Platform"}
+
+
+def test_too_many_rows_is_refused_whole() -> None:
+    text = "email\n" + "".join(f"p{i}@x.example.com\n" for i in range(10_001))
+    with pytest.raises(ImportRefused, match="more than 10,000 rows"):
+        read_table(text)
+    assert len(read_table(text.rsplit("p10000", 1)[0]).rows) == 10_000
+
+
+# -- the REST endpoint: the per-row report ----------------------------------------------------
+def upload(team: Team, seq: int, path: Path | bytes, **form: str) -> Any:
+    content = path if isinstance(path, bytes) else path.read_bytes()
+    return team.call(
+        "POST",
+        f"/sequences/{seq}/contacts/csv",
+        files={"file": ("people.csv", content, "text/csv")},
+        data=form,
+    )
+
+
+def test_csv_report_per_row_with_crelate_names_required(team: Team, crelate: Sim) -> None:
+    connect(team)
+    seq = make_sequence(team)
+    r = upload(team, seq, DATA / "with_bad_rows.csv")
+    assert r.status_code == 200, r.text
+    report = r.json()
+    assert (report["added"], report["skipped"]) == (2, 5)
+    why = {row["line"]: row["note"] for row in report["rows"] if row["outcome"] == "skipped"}
+    assert why[3] == "Crelate needs a first and last name (first name and last name are empty)"
+    assert why[5].startswith("invalid email")
+    assert why[6] == "no email address"
+    assert why[7] == "repeats line 2 (same email)"
+    assert why[9] == "last name: too long (at most 200 characters)"
+    contacts = team.call("GET", f"/sequences/{seq}/contacts").json()
+    assert sorted(c["contact"]["email"] for c in contacts) == [
+        "alice.good@talent.example.com",
+        "erin.good@talent.example.com",
+    ]
+    alice = next(c["contact"] for c in contacts if c["contact"]["email"].startswith("alice"))
+    assert alice["company"] == "Initech, Inc."
+    assert alice["custom_variables"] == {"team": "Platform"}
+
+
+def test_without_an_ats_names_are_not_required(team: Team) -> None:
+    seq = make_sequence(team)
+    report = upload(team, seq, DATA / "with_bad_rows.csv").json()
+    assert (report["added"], report["skipped"]) == (3, 4)
+
+
+def test_a_stored_contacts_names_count(team: Team, crelate: Sim) -> None:
+    """Someone Outbound already knows by name can be re-added by email alone."""
+    first = make_sequence(team)
+    upload(team, first, b"email,first name,last name\nbob@x.example.com,Bob,Known\n")
+    connect(team)
+    seq = make_sequence(team)
+    report = upload(team, seq, b"email\nbob@x.example.com\nnew@x.example.com\n").json()
+    outcomes = {row["email"]: (row["outcome"], row["note"]) for row in report["rows"]}
+    assert outcomes["bob@x.example.com"] == ("merged", "nothing new to update")
+    assert outcomes["new@x.example.com"][0] == "skipped"
+    assert "Crelate needs a first and last name" in outcomes["new@x.example.com"][1]
+
+
+def test_mapping_chosen_by_column_name(team: Team) -> None:
+    seq = make_sequence(team)
+    csv = b"Mail,Nick,Employer\nada@x.example.com,Ada,Engines\n"
+    mapping = json.dumps({"Nick": "first_name", "Employer": None})
+    report = upload(team, seq, csv, mapping=mapping).json()
+    assert report["mapping"] == ["email", "first_name", ""]
+    contact = team.call("GET", f"/sequences/{seq}/contacts").json()[0]["contact"]
+    assert (contact["first_name"], contact["company"]) == ("Ada", None)
+
+
+@pytest.mark.parametrize(
+    ("form", "content", "field", "words"),
+    [
+        ({}, b"", "file", "no rows"),
+        ({"mapping": "{not json"}, b"email\na@x.example.com\n", "mapping", "JSON"),
+        ({"mapping": '{"Nope": "email"}'}, b"email\na@x.example.com\n", "mapping", "Nope"),
+        ({"mapping": '{"email": "shoe_size"}'}, b"email\na@x.example.com\n", "mapping", "shoe"),
+        ({}, b"first name\nAda\n", "mapping", "email"),
+        ({}, b"email\x00\n", "file", "NUL"),
+        ({}, b"PK\x03\x04 an .xlsx file", "file", "not a CSV file"),
+        ({}, b"x" * (5 * 1024 * 1024 + 1), "file", "5 MB"),
+    ],
+)
+def test_bad_files_and_mappings_are_422_naming_the_field(
+    team: Team, form: dict[str, str], content: bytes, field: str, words: str
+) -> None:
+    seq = make_sequence(team)
+    r = upload(team, seq, content, **form)
+    assert r.status_code == 422, r.text
+    assert r.json()["field"] == field
+    assert words in r.json()["detail"]
+
+
+def test_no_file_and_another_teams_sequence(team: Team, client: Any, db: Database) -> None:
+    seq = make_sequence(team)
+    r = team.call("POST", f"/sequences/{seq}/contacts/csv", data={"mapping": "{}"})
+    assert r.status_code == 422 and r.json()["field"] == "file"
+    other = Team(client, db, "Globex")
+    r = upload(other, seq, b"email\na@x.example.com\n")
+    assert r.status_code == 404
+
+
+# -- re-adding someone updates them -----------------------------------------------------------
+def test_re_adding_updates_non_empty_fields_and_merges_variables(team: Team, db: Database) -> None:
+    seq, other = make_sequence(team), make_sequence(team)
+    first = {
+        "email": "Ada@X.example.com",
+        "first_name": "Ada",
+        "company": "Engines",
+        "title": "Engineer",
+        "custom_variables": {"team": "Core", "city": "London"},
+    }
+    enrollments.add_contacts_in_chunks(db, owner(team), seq, [first])
+    again = {
+        "email": "ada@x.example.com",
+        "last_name": "Lovelace",
+        "company": "Analytical Engines",
+        "custom_variables": {"city": "Paris"},
+    }
+    result = enrollments.add_contacts_in_chunks(db, owner(team), other, [again])
+    assert result.added == 1
+    assert result.merged == {"ada@x.example.com": ("last_name", "company", "custom_variables")}
+    contact = team.call("GET", "/contacts").json()[0]
+    assert (contact["first_name"], contact["last_name"]) == ("Ada", "Lovelace")  # kept, added
+    assert (contact["company"], contact["title"]) == ("Analytical Engines", "Engineer")
+    assert contact["custom_variables"] == {"team": "Core", "city": "Paris"}
+    # Into the same sequence again: already there, and still updated.
+    third = enrollments.add_contacts_in_chunks(
+        db, owner(team), seq, [{"email": "ada@x.example.com", "title": "CTO"}]
+    )
+    assert (third.added, third.already_present, third.present) == (0, 1, {"ada@x.example.com"})
+    assert team.call("GET", "/contacts").json()[0]["title"] == "CTO"
+
+
+def test_report_says_merged_and_already_in_the_sequence(team: Team) -> None:
+    seq = make_sequence(team)
+    upload(team, seq, b"email,company\nada@x.example.com,Engines\n")
+    report = upload(
+        team, seq, b"email,company\nada@x.example.com,Analytical\nbob@x.example.com,Hooli\n"
+    ).json()
+    rows = {row["email"]: row for row in report["rows"]}
+    assert rows["ada@x.example.com"]["outcome"] == "already_in_sequence"
+    assert rows["ada@x.example.com"]["note"] == "updated company"
+    assert rows["bob@x.example.com"]["outcome"] == "added"
+    assert (report["added"], report["already_in_sequence"]) == (1, 1)
+    # The JSON add keeps its contract (and updates as well).
+    r = team.call(
+        "POST",
+        f"/sequences/{seq}/contacts",
+        json={"contacts": [{"email": "bob@x.example.com", "title": "Designer"}]},
+    )
+    assert r.status_code == 201
+    assert r.json() == {"added": 0, "already_present": 1, "enrollment_ids": []}
+    bob = next(c for c in team.call("GET", "/contacts").json() if c["email"].startswith("bob"))
+    assert (bob["company"], bob["title"]) == ("Hooli", "Designer")
+
+
+def test_a_file_of_ten_thousand_rows_goes_in_whole(team: Team) -> None:
+    """The largest file allowed: added in chunks that commit as they go, every row reported."""
+    seq = make_sequence(team)
+    rows = "".join(f"p{i}@scale.example.com,P{i},Person\n" for i in range(10_000))
+    report = upload(team, seq, ("email,first name,last name\n" + rows).encode()).json()
+    assert (report["added"], report["skipped"], len(report["rows"])) == (10_000, 0, 10_000)
+    assert report["rows"][-1] == {
+        "line": 10_001,
+        "email": "p9999@scale.example.com",
+        "outcome": "added",
+        "note": "",
+    }
+
+
+# -- the web forms: another team's sequence, and the page without htmx ------------------------
+def test_web_forms_another_teams_sequence_is_not_found(team: Team, db: Database) -> None:
+    from tests.test_web_cross_team import signed_in_owner
+    from tests.test_web_sessions import csrf
+
+    theirs = make_sequence(team)
+    other = Team(team.client, db, name="Rival")
+    mine = make_sequence(other)
+    rival = signed_in_owner(other, db, "rival")
+    token = csrf(rival, f"/sequences/{mine}")
+    csv = {"file": ("people.csv", b"email\na@x.example.com\n", "text/csv")}
+    for path, files in (
+        (f"/sequences/{theirs}/contacts", None),
+        (f"/sequences/{theirs}/contacts/csv/preview", csv),
+        (f"/sequences/{theirs}/contacts/csv", csv),
+    ):
+        answer = rival.post(
+            path,
+            data={"contacts": "a@x.example.com", "csrf_token": token},
+            files=files,
+            headers={"HX-Request": "true"},
+        )
+        assert answer.status_code == 404, (path, answer.text)
+    assert team.call("GET", f"/sequences/{theirs}/contacts").json() == []
+
+    # Without htmx: the add box on a page of its own with every bad line; then the redirect.
+    answer = rival.post(
+        f"/sequences/{mine}/contacts",
+        data={"contacts": "a@x.example.com\nnot-an-email", "csrf_token": token},
+        follow_redirects=False,
+    )
+    assert answer.status_code == 422
+    assert "Line 2" in answer.text and "invalid email" in answer.text
+    answer = rival.post(
+        f"/sequences/{mine}/contacts",
+        data={"contacts": "a@x.example.com\nnot-an-email", "confirm": "1", "csrf_token": token},
+        follow_redirects=False,
+    )
+    assert answer.status_code == 303
+    assert "Added+1" in answer.headers["location"]
