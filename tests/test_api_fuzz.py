@@ -59,6 +59,8 @@ STATE_REFUSALS: dict[str, tuple[str, ...]] = {
     # A cursor is one the list gave (for this sort); a resync needs a connected ATS.
     "GET /api/v1/sequences/{sequence_id}/contacts": ("cursor",),
     "POST /api/v1/sequences/{sequence_id}/contacts/bulk": ("connection",),
+    # Which mail providers this server is registered with is its configuration, not a schema.
+    "POST /api/v1/mailbox/oauth/{provider}": ("provider",),
 }
 
 

@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
+from outbound.simulators.oauth.browser import consent
 from outbound.simulators.server import free_port
 
 
@@ -39,7 +40,7 @@ def test_demo_sends_mail_reads_replies_syncs_both_atss_and_stops_cleanly(
     tmp_path: Path,
 ) -> None:
     port = free_port()
-    while any(_busy(p) for p in (port + 1, port + 2)):
+    while any(_busy(p) for p in (port + 1, port + 2, port + 3, port + 4)):
         port = free_port()
     proc = subprocess.Popen(
         [
@@ -105,6 +106,7 @@ def test_demo_sends_mail_reads_replies_syncs_both_atss_and_stops_cleanly(
             )
             assert "Sync health" in signed_in.text and "Sent mail (demo)" in signed_in.text
             assert "Exists in Crelate" in web.get("/sequences/1").text
+        _recruiter_connects_with_google(base, signins)
         wait_for(
             lambda: any(
                 "Email sent" in a["Subject"] for a in httpx.get(crelate + "/activities").json()
@@ -132,6 +134,33 @@ def test_demo_sends_mail_reads_replies_syncs_both_atss_and_stops_cleanly(
     assert proc.returncode == 0, err.decode()[-2000:]
     assert b"Traceback" not in err, err.decode()[-2000:]
     assert b"Outbound demo stopped." in out
+
+
+def _recruiter_connects_with_google(base: str, signins: dict[str, Any]) -> None:
+    """The demo's "Connect with Google": the OAuth simulator's consent, then a mailbox that
+    sends with XOAUTH2 through the demo's SMTP server."""
+    with httpx.Client(base_url=base) as web:
+        form = web.get("/login").text
+        csrf = form.split('name="csrf_token" value="')[1].split('"')[0]
+        login = {
+            "email": signins["recruiter"]["email"],
+            "password": signins["recruiter"]["password"],
+            "csrf_token": csrf,
+        }
+        web.post("/login", data=login)
+        page = web.get("/mailbox").text
+        assert "Connect with Google" in page
+        csrf = page.split('name="csrf_token" value="')[1].split('"')[0]
+        to_google = web.post("/mailbox/oauth/google", data={"csrf_token": csrf})
+        assert to_google.status_code == 303, to_google.text
+        with httpx.Client() as browser:
+            back = consent(browser, to_google.headers["location"])
+        connected = web.get(back)
+        assert connected.status_code == 303, connected.text
+    token = {"Authorization": f"Bearer {signins['recruiter']['api_token']}"}
+    mailbox = httpx.get(base + "/api/v1/mailbox", headers=token).json()
+    assert (mailbox["auth_kind"], mailbox["oauth_provider"]) == ("oauth", "google")
+    assert mailbox["email"] == "riley.recruiter@acme-google.test"
 
 
 def _busy(port: int) -> bool:

@@ -15,6 +15,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from pydantic import SecretStr
 from rich.console import Console
 from sqlalchemy import select
 
@@ -30,6 +31,9 @@ from outbound.simulators.harness import RateLimitConfig
 from outbound.simulators.mail.prospects import ProspectSimulator, behaviour
 from outbound.simulators.mail.sink import SmtpSink
 from outbound.simulators.mail.viewer import viewer_router
+from outbound.simulators.mail.xoauth2 import Introspection
+from outbound.simulators.oauth import create_oauth_app
+from outbound.simulators.oauth.app import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
 from outbound.simulators.server import ServerThread
 from outbound.store.db import Database
 from outbound.store.migrate import upgrade
@@ -111,8 +115,24 @@ def ats_signins(port: int) -> list[str]:
     ]
 
 
+# "Google" for the demo: the OAuth simulator, with one account for Riley to connect.
+DEMO_GOOGLE_ACCOUNT = ("riley.recruiter@acme-google.test", "Riley Recruiter")
+
+
+def oauth_port(port: int) -> int:
+    return port + 4
+
+
 def demo_settings(data_dir: Path, port: int) -> Settings:
+    google = f"http://127.0.0.1:{oauth_port(port)}"
     return Settings(
+        # "Connect with Google" goes to the OAuth simulator; the mailbox it connects sends
+        # through the local SMTP server with XOAUTH2 and reads replies from a local Maildir.
+        google_client_id=DEFAULT_CLIENT_ID,
+        google_client_secret=SecretStr(DEFAULT_CLIENT_SECRET),
+        google_discovery_url=google + "/.well-known/openid-configuration",
+        oauth_smtp_server=f"127.0.0.1:{smtp_port(port)}:none",
+        oauth_inbound_maildir=(data_dir / "mail" / "inboxes").resolve(),
         data_dir=data_dir,
         database_url=f"sqlite:///{(data_dir / 'outbound.db').resolve()}",
         port=port,
@@ -313,7 +333,19 @@ def run_demo(data_dir: Path, port: int, reset: bool, contacts: int = 300) -> Non
             port=port + 2,
         ).start(),
     ]
-    sink = SmtpSink(sink_dir(data_dir), smtp_port(port)).start()
+    google = ServerThread(
+        create_oauth_app(
+            "google",
+            accounts=[DEMO_GOOGLE_ACCOUNT],
+            redirect_uris=[settings.resolved_oauth_redirect_url],
+        ),
+        port=oauth_port(port),
+    ).start()
+    sims.append(google)
+    introspection = Introspection(
+        google.url + "/introspect", DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
+    )
+    sink = SmtpSink(sink_dir(data_dir), smtp_port(port), xoauth2=introspection).start()
     signin_file = data_dir / "demo-signins.json"
     rng = random.Random(42)
     with db.session() as session:
@@ -336,6 +368,13 @@ def run_demo(data_dir: Path, port: int, reset: bool, contacts: int = 300) -> Non
     console.print("The simulated ATSs (Integrations → Connect uses these sign-ins):")
     for line in ats_signins(port):
         console.print(line, markup=False, highlight=False)
+    console.print(
+        "Connect a mailbox the way real teams do: sign in as the recruiter, Mailbox → Connect "
+        f"with Google (a local OAuth simulator at {google.url}; allow as "
+        f"{DEMO_GOOGLE_ACCOUNT[0]}).",
+        markup=False,
+        highlight=False,
+    )
     console.print(
         "Try first:\n"
         f'  1. Sign in as the owner and open Sequences → "Python engineers (Crelate)": '

@@ -11,7 +11,7 @@ from functools import cached_property
 from pathlib import Path
 
 from cryptography.fernet import Fernet
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 MIN_RETENTION_DAYS = 30
@@ -75,6 +75,26 @@ class Settings(BaseSettings):
     # Invalid API tokens one client address may present in 15 minutes before it must wait
     # (30 s, doubling to 15 minutes).
     api_token_failures_per_address: int = Field(default=20, ge=1)
+    # Mailboxes connected by OAuth 2.0 (issue 18): each provider is offered once its client id
+    # and secret are set (README, "Connecting Google and Microsoft mailboxes"). The discovery
+    # URLs default to the real providers' (Microsoft: a tenant id instead of "common" keeps
+    # sign-ins to one organisation); the demo and tests point them at the OAuth simulator.
+    google_client_id: str | None = None
+    google_client_secret: SecretStr | None = None
+    google_discovery_url: str | None = None
+    microsoft_client_id: str | None = None
+    microsoft_client_secret: SecretStr | None = None
+    microsoft_discovery_url: str | None = None
+    # Where the providers send the browser back; registered with each provider. Unset:
+    # public_url + /mailbox/oauth/callback.
+    oauth_redirect_url: str | None = None
+    # host:port:security for every OAuth mailbox's SMTP and IMAP instead of the provider's
+    # (the demo and tests: local servers that take the simulator's tokens).
+    oauth_smtp_server: str | None = None
+    oauth_imap_server: str | None = None
+    # The demo only (with allow_maildir): OAuth mailboxes read replies from <this>/<address>,
+    # a local Maildir, instead of IMAP.
+    oauth_inbound_maildir: Path | None = None
 
     @field_validator("retention_days")
     @classmethod
@@ -84,6 +104,10 @@ class Settings(BaseSettings):
                 f"must be 0 (keep everything) or {MIN_RETENTION_DAYS} to {MAX_RETENTION_DAYS}"
             )
         return days
+
+    @property
+    def resolved_oauth_redirect_url(self) -> str:
+        return self.oauth_redirect_url or self.resolved_public_url + "/mailbox/oauth/callback"
 
     @property
     def resolved_public_url(self) -> str:

@@ -4,6 +4,7 @@ and a throw-away dovecot IMAP server that replies are delivered to."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import email
 import email.policy
 import imaplib
@@ -269,20 +270,28 @@ class _OAuthHandler(XOAuth2Mixin, _Handler):
         self.xoauth2 = introspection
 
 
-@pytest.fixture
-def xoauth2_smtp_sink(oauth_provider: OAuthProvider) -> Iterator[SmtpSink]:
-    """The test SMTP server, taking XOAUTH2 tokens the simulator issued as well as the password."""
+@contextlib.contextmanager
+def xoauth2_sink(provider: OAuthProvider) -> Iterator[SmtpSink]:
+    """The test SMTP server, taking XOAUTH2 tokens ``provider`` issued as well as the password."""
     sink = SmtpSink(port=dovecot.free_port())
     controller = Controller(
-        _OAuthHandler(sink, oauth_provider.introspection),
+        _OAuthHandler(sink, provider.introspection),
         hostname="127.0.0.1",
         port=sink.port,
         authenticator=_authenticator,
         auth_require_tls=False,
     )
     controller.start()
-    yield sink
-    controller.stop()
+    try:
+        yield sink
+    finally:
+        controller.stop()
+
+
+@pytest.fixture
+def xoauth2_smtp_sink(oauth_provider: OAuthProvider) -> Iterator[SmtpSink]:
+    with xoauth2_sink(oauth_provider) as sink:
+        yield sink
 
 
 @pytest.fixture(scope="session")

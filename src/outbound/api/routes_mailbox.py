@@ -3,11 +3,21 @@ suppression list. Passwords have no output model at all."""
 
 from __future__ import annotations
 
+from typing import Literal
+
 from fastapi import APIRouter
 
 from outbound.api.deps import BoxDep, CallerDep, DbDep, SessionDep, SettingsDep
-from outbound.api.schemas import MailboxIn, MailboxOut, SuppressionIn, SuppressionOut
-from outbound.service import mailboxes, outreach
+from outbound.api.schemas import (
+    MailboxIn,
+    MailboxOut,
+    MailboxSchedulePatch,
+    OAuthProviderOut,
+    OAuthStartOut,
+    SuppressionIn,
+    SuppressionOut,
+)
+from outbound.service import mailbox_oauth, mailboxes, outreach
 
 router = APIRouter(tags=["mail"])
 
@@ -33,6 +43,33 @@ def put_mailbox(
     mailboxes.verify(change.mailbox, change.secrets)
     with db.session() as session:
         return mailboxes.save_change(session, caller, change, box)
+
+
+@router.patch("/mailbox", response_model=MailboxOut)
+def patch_mailbox(body: MailboxSchedulePatch, session: SessionDep, caller: CallerDep) -> object:
+    """Change when and how much to send; the servers and sign-in stay as they are."""
+    return mailboxes.update_schedule(session, caller, body.model_dump())
+
+
+@router.get("/mailbox/oauth/providers", response_model=list[OAuthProviderOut])
+def oauth_providers(settings: SettingsDep) -> object:
+    """The providers this server can connect a mailbox with (set up by its administrator)."""
+    return [{"name": p.name, "title": p.title} for p in mailbox_oauth.available(settings)]
+
+
+@router.post("/mailbox/oauth/{provider}", response_model=OAuthStartOut, status_code=201)
+def start_oauth(
+    provider: Literal["google", "microsoft"],
+    db: DbDep,
+    caller: CallerDep,
+    box: BoxDep,
+    settings: SettingsDep,
+) -> object:
+    """Begin connecting your mailbox with Google or Microsoft (OAuth 2.0 with PKCE). The
+    mailbox is connected when the browser comes back from the provider: GET /mailbox then
+    shows it, with `auth_kind` oauth and the address the provider vouched for."""
+    url = mailbox_oauth.begin(db, caller, settings, box, provider)
+    return {"authorization_url": url, "expires_in_seconds": mailbox_oauth.REQUEST_MINUTES * 60}
 
 
 @router.delete("/mailbox", status_code=204)

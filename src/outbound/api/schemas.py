@@ -529,9 +529,11 @@ class MailboxOut(BaseModel):
     window_end: str
     send_days: list[int]
     daily_limit: int
-    status: str
+    status: str = Field(description="active | failing | reconnect_needed")
     status_reason: str | None
     last_polled_at: datetime | None
+    auth_kind: str = Field(description="password | oauth")
+    oauth_provider: str | None = Field(description="google | microsoft when auth_kind is oauth")
 
 
 class SuppressionIn(Strict):
@@ -920,3 +922,29 @@ class StepMoveIn(Strict):
     first of the two but not the second skip to the step after both: no email twice."""
 
     direction: Literal["up", "down"]
+
+
+# -- mailboxes connected by OAuth 2.0 (issue 18) ------------------------------------------
+class MailboxSchedulePatch(Strict):
+    """When and how much to send; a field left out (or null) keeps its value. The only
+    change a mailbox connected with Google or Microsoft takes without connecting again."""
+
+    from_name: Line | None = Field(default=None, max_length=200)
+    time_zone: Line | None = Field(default=None, max_length=60)
+    window_start: str | None = Field(default=None, pattern=HHMM)
+    window_end: str | None = Field(default=None, pattern=HHMM)
+    send_days: list[Day] | None = Field(default=None, min_length=1, max_length=7)
+    daily_limit: Annotated[int, Field(ge=1, le=5000), WHOLE] | None = None
+
+
+class OAuthProviderOut(BaseModel):
+    name: str = Field(description="google | microsoft")
+    title: str
+
+
+class OAuthStartOut(BaseModel):
+    authorization_url: str = Field(
+        description="Open it in the mailbox owner's browser: after consent the provider sends "
+        "the browser back to this server, which connects the mailbox"
+    )
+    expires_in_seconds: int

@@ -196,11 +196,14 @@ def retry_or_fail(
     email.run_after = now + timedelta(seconds=delay)
 
 
-def pause_mailbox(session: Session, email: OutboundEmail, reason: str) -> None:
-    """The mailbox's login stopped working: hold its sends (not failed) until it is fixed."""
+def pause_mailbox(
+    session: Session, email: OutboundEmail, reason: str, status: str = "failing"
+) -> None:
+    """The mailbox's login stopped working: hold its sends (not failed) until it is fixed.
+    ``status``: failing (a password to update) or reconnect_needed (an OAuth grant gone)."""
     _release(email, "queued", reason)
     email.attempts -= 1
     mailbox = session.get(Mailbox, email.mailbox_id)
     if mailbox is not None:
-        mailbox.status = "failing"
+        mailbox.status = status
         mailbox.status_reason = reason

@@ -27,6 +27,8 @@ from outbound.mail import compose, outbox, planner
 from outbound.mail.inbound import ingest
 from outbound.mailclients import smtp
 from outbound.mailclients.inbox import InboundItem, InboxError
+from outbound.service import mailbox_oauth
+from outbound.service.mailbox_oauth import MailboxAccessLost, OAuthUnavailable
 from outbound.service.mailboxes import inbox_for, smtp_config
 from outbound.settings import Settings
 from outbound.store.db import Database
@@ -115,29 +117,68 @@ class MailWorker:
         outcome: Callable[[Session, OutboundEmail], None]
         day = self.settings.mail_day_seconds
         try:
-            await smtp.send(smtp_config(mailbox, secrets), message, mailbox.email, email.to_address)
+            token = await self._token(mailbox)
+            config = smtp_config(mailbox, secrets, token)
+            await smtp.send(config, message, mailbox.email, email.to_address)
+        except MailboxAccessLost as exc:  # held, neither failed nor sent, until reconnected
+            outcome = partial(
+                outbox.pause_mailbox, reason=exc.reason, status=mailbox_oauth.RECONNECT
+            )
+        except OAuthUnavailable as exc:
+            outcome = self._retry_later(email, exc.message)
+        except smtp.AuthFailed as exc:
+            if mailbox.auth_kind == "oauth":
+                outcome = await self._after_token_refused(mailbox, email)
+            else:
+                reason = f"SMTP login refused ({exc.code}): update the mailbox password"
+                outcome = partial(outbox.pause_mailbox, reason=reason)
         except smtp.Rejected as exc:
             recipient = exc.code in RECIPIENT_REFUSED and "recipient" in exc.message
             outcome = partial(outbox.mark_rejected, error=exc.message, recipient=recipient)
-        except smtp.AuthFailed as exc:
-            reason = f"SMTP login refused ({exc.code}): update the mailbox password"
-            outcome = partial(outbox.pause_mailbox, reason=reason)
         except smtp.Transient as exc:
-            # Backoff in sequence time: the demo's compressed clock retries sooner too.
-            delay = min(3600.0, 30.0 * 2 ** max(0, email.attempts - 1)) * self.rng.uniform(0.5, 1)
-            outcome = partial(
-                outbox.retry_or_fail,
-                error=exc.message,
-                now=utcnow(),
-                delay=delay * min(1.0, day / 86_400),
-                max_attempts=self.settings.mail_max_attempts,
-            )
+            outcome = self._retry_later(email, exc.message)
         except smtp.Uncertain as exc:
             await self._settle_unknown(email_id, mailbox, secrets, exc.message)
             return
         else:
             outcome = partial(outbox.mark_sent, now=utcnow(), day_seconds=day)
         await self._db(self._settle, email_id, outcome)
+
+    def _retry_later(
+        self, email: OutboundEmail, error: str, delay: float | None = None
+    ) -> Callable[[Session, OutboundEmail], None]:
+        if delay is None:
+            # Backoff in sequence time: the demo's compressed clock retries sooner too.
+            delay = min(3600.0, 30.0 * 2 ** max(0, email.attempts - 1)) * self.rng.uniform(0.5, 1)
+            delay *= min(1.0, self.settings.mail_day_seconds / 86_400)
+        return partial(
+            outbox.retry_or_fail,
+            error=error,
+            now=utcnow(),
+            delay=delay,
+            max_attempts=self.settings.mail_max_attempts,
+        )
+
+    async def _token(self, mailbox: Mailbox, force: bool = False) -> str | None:
+        """The access token of a mailbox connected by OAuth (None: it logs in by password)."""
+        if mailbox.auth_kind != "oauth":
+            return None
+        return await asyncio.to_thread(
+            mailbox_oauth.access_token, self.db, self.box, self.settings, mailbox.id, force
+        )
+
+    async def _after_token_refused(
+        self, mailbox: Mailbox, email: OutboundEmail
+    ) -> Callable[[Session, OutboundEmail], None]:
+        """The server refused a token we held for live (revoked, or expired early): a new one
+        and a retry now, or the mailbox waits for its owner to reconnect it."""
+        try:
+            await self._token(mailbox, force=True)
+        except MailboxAccessLost as exc:
+            return partial(outbox.pause_mailbox, reason=exc.reason, status=mailbox_oauth.RECONNECT)
+        except OAuthUnavailable as exc:
+            return self._retry_later(email, exc.message)
+        return self._retry_later(email, "the mail server refused an expired token", delay=0)
 
     def _settle(
         self, session: Session, email_id: int, outcome: Callable[[Session, OutboundEmail], None]
@@ -163,7 +204,11 @@ class MailWorker:
     ) -> None:
         """Did it go? Only the mailbox's Sent folder can say; never guess by resending."""
         email, _, _ = await self._db(self._load, email_id)
-        inbox = inbox_for(mailbox, secrets)
+        try:
+            token = await self._token(mailbox)
+        except (MailboxAccessLost, OAuthUnavailable):
+            return  # asked again once the mailbox is back (the send stays "sending")
+        inbox = inbox_for(mailbox, secrets, token)
         try:
             found = await asyncio.to_thread(inbox.sent_contains, email.message_id)
         finally:
@@ -223,7 +268,12 @@ class MailWorker:
             return mb, self.box.open(mb.secrets_encrypted)
 
         mailbox, secrets = await self._db(load)
-        inbox = inbox_for(mailbox, secrets)
+        try:
+            token = await self._token(mailbox)
+        except (MailboxAccessLost, OAuthUnavailable) as exc:
+            log.warning("mailbox %s: no access token: %s", mailbox_id, exc)
+            return 0
+        inbox = inbox_for(mailbox, secrets, token)
         try:
             batch = await asyncio.to_thread(
                 inbox.fetch_new, mailbox.imap_uidvalidity, mailbox.imap_last_uid, 200
@@ -234,6 +284,11 @@ class MailWorker:
             await self._db(_polled_ok, mailbox_id, batch.uidvalidity)
             return len(batch.items)
         except InboxError as exc:
+            if exc.auth and mailbox.auth_kind == "oauth":
+                # A token refused: a new one for the next round, or "reconnect your mailbox".
+                with contextlib.suppress(MailboxAccessLost, OAuthUnavailable):
+                    await self._token(mailbox, force=True)
+                return 0
             await self._db(_poll_failed, mailbox_id, exc)
             return 0
         finally:

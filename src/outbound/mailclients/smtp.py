@@ -22,6 +22,8 @@ class SmtpConfig:
     username: str
     password: str
     timeout: float = 30.0
+    # An OAuth 2.0 access token: the login is XOAUTH2 with it instead of the password.
+    oauth_token: str | None = None
 
 
 class SmtpFailure(Exception):
@@ -61,7 +63,9 @@ async def _open(config: SmtpConfig) -> aiosmtplib.SMTP:
     client = _client(config)
     try:
         await client.connect()
-        if config.username:
+        if config.oauth_token is not None:
+            await client.auth_xoauth2(config.username, config.oauth_token)
+        elif config.username:
             await client.login(config.username, config.password)
     except aiosmtplib.SMTPAuthenticationError as exc:
         client.close()

@@ -53,26 +53,33 @@ class MailboxUnreachable(ServiceError):
     status_code = 400
 
 
-def smtp_config(mb: Mailbox, secrets: dict[str, Any]) -> smtp.SmtpConfig:
+def smtp_config(mb: Mailbox, secrets: dict[str, Any], token: str | None = None) -> smtp.SmtpConfig:
+    """``token``: the access token of a mailbox connected by OAuth (its login is XOAUTH2)."""
+    if mb.auth_kind == "oauth":
+        return smtp.SmtpConfig(
+            mb.smtp_host, mb.smtp_port, mb.smtp_security, mb.email, "", oauth_token=token or ""
+        )
     return smtp.SmtpConfig(
         mb.smtp_host, mb.smtp_port, mb.smtp_security, mb.smtp_username, secrets["smtp_password"]
     )
 
 
-def inbox_for(mb: Mailbox, secrets: dict[str, Any]) -> Inbox:
+def inbox_for(mb: Mailbox, secrets: dict[str, Any], token: str | None = None) -> Inbox:
     if mb.inbound_kind == "maildir":
         assert mb.maildir_path is not None
         return MaildirInbox(mb.maildir_path, mb.sent_folder)
     assert mb.imap_host is not None and mb.imap_port is not None
+    oauth = mb.auth_kind == "oauth"
     return ImapInbox(
         ImapConfig(
             mb.imap_host,
             mb.imap_port,
             mb.imap_security or "ssl",
-            mb.imap_username or mb.email,
-            secrets.get("imap_password") or secrets["smtp_password"],
+            mb.email if oauth else (mb.imap_username or mb.email),
+            "" if oauth else (secrets.get("imap_password") or secrets["smtp_password"]),
             mb.imap_folder,
             mb.sent_folder,
+            oauth_token=(token or "") if oauth else None,
         )
     )
 
@@ -202,7 +209,10 @@ def save_mailbox(
     target = existing or Mailbox(user_id=caller.user_id, team_id=caller.team_id)
     for key in SETTABLE:
         setattr(target, key, getattr(mb, key))
+    target.next_slot_at = None  # planned under the old window: the planner plans again
     target.secrets_encrypted = box.seal(secrets)
+    # Saved with passwords: a mailbox connected by OAuth before now logs in by password.
+    target.auth_kind, target.oauth_provider = "password", None
     target.status = "active"
     target.status_reason = None
     if existing is None:
@@ -221,3 +231,23 @@ def delete_mailbox(session: Session, caller: Caller) -> None:
     if busy is not None:
         raise Invalid("a message is being sent right now; try again in a minute", "mailbox")
     session.delete(mb)
+
+
+SCHEDULE = ("from_name", "time_zone", "window_start", "window_end", "send_days", "daily_limit")
+
+
+def update_schedule(session: Session, caller: Caller, values: dict[str, Any]) -> Mailbox:
+    """When and how much to send (and the From name): what a mailbox connected by OAuth can
+    change without connecting again. Only the given fields change."""
+    mb = require_mailbox(session, caller)
+    changes = {k: v for k, v in values.items() if k in SCHEDULE and v is not None}
+    if "time_zone" in changes:
+        try:
+            ZoneInfo(changes["time_zone"])
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise Invalid(f"unknown time zone {changes['time_zone']!r}", "time_zone") from exc
+    for key, value in changes.items():
+        setattr(mb, key, value)
+    mb.next_slot_at = None  # planned under the old window: the planner plans again
+    session.flush()
+    return mb

@@ -9,6 +9,7 @@ database session open.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import re
 from dataclasses import dataclass
 from email.message import EmailMessage
@@ -21,10 +22,12 @@ from outbound.crypto import SecretBox
 from outbound.domain.template_values import template_values
 from outbound.domain.templates import STANDARD_VARIABLES, VARIABLE
 from outbound.mailclients import smtp
+from outbound.service import mailbox_oauth
 from outbound.service.caller import Caller
 from outbound.service.errors import NotFound, ServiceError
 from outbound.service.mailboxes import MailboxUnreachable, get_mailbox, smtp_config
 from outbound.service.sequences import get_sequence
+from outbound.settings import Settings
 from outbound.store.db import Database
 from outbound.store.models import Contact, Enrollment, Sequence, User
 
@@ -132,8 +135,10 @@ def send_test(
     sequence_id: int,
     position: int,
     enrollment_id: int | None,
+    settings: Settings | None = None,
 ) -> TestSend:
-    """Send the step, rendered for a contact, to the signed-in user through their mailbox."""
+    """Send the step, rendered for a contact, to the signed-in user through their mailbox
+    (``settings``: needed for a mailbox connected by OAuth, whose token may need a refresh)."""
     with db.read_session() as session:
         mb = get_mailbox(session, caller.user_id)
         if mb is None:
@@ -142,8 +147,17 @@ def send_test(
         assert user is not None
         preview, _ = preview_step(session, caller, sequence_id, position, enrollment_id)
         config = smtp_config(mb, box.open(mb.secrets_encrypted))
+        oauth, mailbox_id = mb.auth_kind == "oauth", mb.id
         from_name, from_address = mb.from_name, mb.email
         to_address = user.email
+    if oauth:  # the provider may be asked for a new token: no transaction open meanwhile
+        if settings is None:
+            raise MailboxUnreachable("this server cannot refresh the mailbox's access", "mailbox")
+        try:
+            token = mailbox_oauth.access_token(db, box, settings, mailbox_id)
+        except mailbox_oauth.MailboxAccessLost as exc:
+            raise MailboxUnreachable(exc.reason, "mailbox") from exc
+        config = dataclasses.replace(config, oauth_token=token)
     msg = EmailMessage()
     msg["From"] = formataddr((from_name, from_address))
     msg["To"] = to_address

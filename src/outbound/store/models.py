@@ -470,6 +470,10 @@ class Mailbox(Base):
     sent_folder: Mapped[str | None] = mapped_column(String(200))
     maildir_path: Mapped[str | None] = mapped_column(String(500))
     secrets_encrypted: Mapped[bytes] = mapped_column(LargeBinary)
+    # password (SMTP/IMAP logins) | oauth (XOAUTH2 with tokens from oauth_provider; the
+    # secrets then hold the refresh token and the current access token).
+    auth_kind: Mapped[str] = mapped_column(String(10), default="password")
+    oauth_provider: Mapped[str | None] = mapped_column(String(20))
     time_zone: Mapped[str] = mapped_column(String(60), default="UTC")
     window_start: Mapped[str] = mapped_column(String(5), default="09:00")
     window_end: Mapped[str] = mapped_column(String(5), default="17:00")
@@ -486,6 +490,21 @@ class Mailbox(Base):
     # Sends are spread: the earliest moment the next one may be planned.
     next_slot_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class MailboxOAuthRequest(Base):
+    """A "Connect with Google/Microsoft" begun and not yet come back: the state sent to the
+    provider (only its SHA-256 kept) and the PKCE verifier (encrypted), used once."""
+
+    __tablename__ = "mailbox_oauth_requests"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    state_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    provider: Mapped[str] = mapped_column(String(20))
+    verifier_encrypted: Mapped[bytes] = mapped_column(LargeBinary)
+    # Where to send the person afterwards: the web page or the REST client's own URL.
+    return_to: Mapped[str] = mapped_column(String(500), default="/mailbox")
+    expires_at: Mapped[datetime] = mapped_column(index=True)
 
 
 class OutboundEmail(Base):

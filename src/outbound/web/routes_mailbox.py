@@ -1,43 +1,124 @@
-"""The Mailbox page: SMTP to send, IMAP to read replies, sending window and daily limit."""
+"""The Mailbox page: connect with Google or Microsoft (OAuth 2.0) or with SMTP and IMAP
+passwords; the sending window and daily limit."""
 
 from __future__ import annotations
 
+import html
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from outbound.api.deps import BoxDep, DbDep, SettingsDep
-from outbound.api.schemas import MailboxIn
-from outbound.service import mailboxes
+from outbound.api.guards import PAGE_POLICY
+from outbound.api.schemas import MailboxIn, MailboxSchedulePatch
+from outbound.service import mailbox_oauth, mailboxes
 from outbound.service.errors import ServiceError
 from outbound.web.forms import FormInvalid, attempt, blank_to_none, parse
 from outbound.web.render import page
-from outbound.web.session import check_csrf, current_caller
+from outbound.web.session import SignInRequired, check_csrf, current_caller
 
 router = APIRouter(include_in_schema=False)
 DAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
 
 
 @router.get("/mailbox")
-def mailbox_page(request: Request, db: DbDep) -> Response:
-    with db.session() as session:
+def mailbox_page(request: Request, db: DbDep, settings: SettingsDep) -> Response:
+    return _mailbox_page(request, db, settings, 200, {})
+
+
+def _mailbox_page(
+    request: Request, db: Any, settings: Any, status: int, errors: dict[str, str]
+) -> Response:
+    with db.read_session() as session:
         caller, user = current_caller(request, session)
         mb = mailboxes.get_mailbox(session, caller.user_id)
         values: dict[str, Any] = {}
         if mb is not None:
             values = {k: getattr(mb, k) for k in mailboxes.SETTABLE}
-        return page(
+        providers = mailbox_oauth.available(settings)
+        response = page(
             request,
             "mailbox.html",
+            status,
             user=user,
             nav="mailbox",
             mb=mb,
             values=values,
             days=DAYS,
+            errors=errors,
+            providers=providers,
             flash=request.query_params.get("done"),
         )
+    # "Connect with …" posts here and is redirected to the provider's sign-in: the page's
+    # form-action must allow that origin, or the browser stops the redirect.
+    origins = " ".join(sorted({mailbox_oauth.sign_in_origin(settings, p.name) for p in providers}))
+    if origins:
+        policy = PAGE_POLICY.replace("form-action 'self'", f"form-action 'self' {origins}")
+        response.headers["content-security-policy"] = policy
+    return response
+
+
+@router.post("/mailbox/oauth/{provider}", dependencies=[Depends(check_csrf)])
+def connect_with_provider(
+    provider: str, request: Request, db: DbDep, box: BoxDep, settings: SettingsDep
+) -> Response:
+    """Off to Google or Microsoft; they send the browser back to the callback below."""
+    with db.read_session() as session:
+        caller, _ = current_caller(request, session)
+    try:
+        url = mailbox_oauth.begin(db, caller, settings, box, provider)
+    except ServiceError as exc:
+        return _mailbox_page(request, db, settings, exc.status_code, {"form": exc.message})
+    return RedirectResponse(url, 303)
+
+
+@router.get("/mailbox/oauth/callback")
+def oauth_callback(
+    request: Request,
+    db: DbDep,
+    box: BoxDep,
+    settings: SettingsDep,
+    state: str = "",
+    code: str | None = None,
+    error: str | None = None,
+) -> Response:
+    """Where the provider sends the browser back (the redirect URL registered with it)."""
+    try:
+        connected = mailbox_oauth.finish(db, box, settings, state, code, error)
+    except ServiceError as exc:
+        try:
+            return _mailbox_page(request, db, settings, exc.status_code, {"form": exc.message})
+        except SignInRequired:  # began from the REST API in a browser that is not signed in
+            return HTMLResponse(_plain_page(exc.message), exc.status_code)
+    note = f"Connected with {connected.provider} as {connected.email}: sending resumes."
+    return RedirectResponse(f"{connected.return_to}?done={note}", 303)
+
+
+def _plain_page(message: str) -> str:
+    return (
+        "<!doctype html><title>Mailbox not connected</title>"
+        f"<h1>Mailbox not connected</h1><p role='alert'>{html.escape(message)}</p>"
+    )
+
+
+@router.post("/mailbox/schedule", dependencies=[Depends(check_csrf)])
+async def save_schedule(request: Request, db: DbDep, settings: SettingsDep) -> Response:
+    form = await request.form()
+    data: dict[str, Any] = {
+        k: blank_to_none(str(form.get(k) or ""))
+        for k in ("from_name", "time_zone", "window_start", "window_end", "daily_limit")
+    }
+    data["send_days"] = [int(str(d)) for d in form.getlist("send_days") if str(d).isdigit()]
+    try:
+        body = parse(MailboxSchedulePatch, {k: v for k, v in data.items() if v is not None})
+        with db.session() as session:
+            caller, _ = current_caller(request, session)
+            attempt(lambda: mailboxes.update_schedule(session, caller, body.model_dump()))
+    except FormInvalid as exc:
+        return _mailbox_page(request, db, settings, 422, exc.errors)
+    return RedirectResponse("/mailbox?done=Sending schedule saved.", 303)
 
 
 @router.post("/mailbox", dependencies=[Depends(check_csrf)])

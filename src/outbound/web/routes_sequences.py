@@ -458,7 +458,13 @@ def preview_page(sequence_id: int, position: int, request: Request, db: DbDep) -
 
 @router.post("/sequences/{sequence_id}/steps/{position}/test", dependencies=CSRF)
 def test_send(
-    sequence_id: int, position: int, request: Request, db: DbDep, box: BoxDep, form: FormDep
+    sequence_id: int,
+    position: int,
+    request: Request,
+    db: DbDep,
+    box: BoxDep,
+    settings: SettingsDep,
+    form: FormDep,
 ) -> Response:
     # A plain def, in the thread pool: the mail server is called synchronously.
     raw = str(form.get("contact") or "")
@@ -466,7 +472,7 @@ def test_send(
     with db.read_session() as session:
         caller, _ = current_caller(request, session)
     try:
-        sent = send_test(db, box, caller, sequence_id, position, enrollment_id)
+        sent = send_test(db, box, caller, sequence_id, position, enrollment_id, settings)
     except NoMailbox:
         return _preview_page(request, db, sequence_id, position, 409, contact=raw, no_mailbox=True)
     except ServiceError as exc:
