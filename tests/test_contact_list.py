@@ -373,3 +373,19 @@ def test_the_web_list_shows_a_wrong_url_as_a_note_and_guards_other_teams(
     )
     assert answer.status_code == 404
     assert len(other.call("GET", f"/sequences/{theirs}/contacts").json()) == 1
+
+
+def test_search_finds_accented_names_whatever_their_case(team: Team) -> None:
+    seq = team.call("POST", "/sequences", json={"name": "Lyon", "steps": []}).json()["id"]
+    people = [
+        {"email": "elodie@example.fr", "first_name": "ÉLODIE", "last_name": "Brûlé"},
+        {"email": "other@example.fr", "first_name": "Other", "last_name": "Person"},
+    ]
+    assert (
+        team.call("POST", f"/sequences/{seq}/contacts", json={"contacts": people}).status_code
+        == 201
+    )
+    found = team.call("GET", f"/sequences/{seq}/contacts", params={"q": "élodie"}).json()
+    assert [c["contact"]["email"] for c in found] == ["elodie@example.fr"]
+    found = team.call("GET", f"/sequences/{seq}/contacts", params={"q": "BRÛ"}).json()
+    assert [c["contact"]["email"] for c in found] == ["elodie@example.fr"]

@@ -116,24 +116,29 @@ def test_rename_archive_unarchive_and_delete_over_rest(team: Team, db: Database)
     assert r.json()["name"] == "Backend (Berlin)" and r.json()["archived"] is False
     assert team.call("PATCH", f"/sequences/{seq_id}", json={"name": ""}).status_code == 422
 
+    def due_moments() -> list[Any]:
+        with db.read_session() as session:
+            return list(
+                session.scalars(
+                    select(Enrollment.next_send_at)
+                    .where(Enrollment.sequence_id == seq_id)
+                    .order_by(Enrollment.id)
+                )
+            )
+
+    before = due_moments()
     r = team.call("PATCH", f"/sequences/{seq_id}", json={"archived": True})
     assert r.status_code == 200 and r.json()["archived"] is True
     assert [s["id"] for s in team.call("GET", "/sequences").json()] == []
     listed = team.call("GET", "/sequences", params={"include_archived": "true"}).json()
     assert [(s["id"], s["archived"]) for s in listed] == [(seq_id, True)]
-    with db.read_session() as session:  # nothing is due from an archived sequence
-        due = session.scalars(
-            select(Enrollment.next_send_at).where(Enrollment.sequence_id == seq_id)
-        ).all()
-        assert due == [None, None]
+    # Each contact keeps when its next step is due (the planner sends nothing from an
+    # archived sequence: tests/mail/test_archived_sequence.py); unarchived, no step comes early.
+    assert due_moments() == before
 
     r = team.call("PATCH", f"/sequences/{seq_id}", json={"archived": False})
     assert r.json()["archived"] is False
-    with db.read_session() as session:  # its active contacts are due again
-        due = session.scalars(
-            select(Enrollment.next_send_at).where(Enrollment.sequence_id == seq_id)
-        ).all()
-        assert all(d is not None for d in due)
+    assert due_moments() == before
 
     # A recruiter cannot archive or delete the owner's sequence.
     r = team.call("PATCH", f"/sequences/{seq_id}", "recruiter", json={"archived": True})
@@ -192,3 +197,36 @@ def test_preview_fills_a_real_contact_and_marks_what_is_missing(team: Team, db: 
     assert preview.text(preview.subject) == "Re: Hello P0"
     assert preview.missing == ["company"]
     assert [p.missing for p in preview.body if p.missing] == ["company"]
+
+
+def test_a_step_is_deleted_or_moved_only_if_it_is_still_the_one_confirmed(team: Team) -> None:
+    r = team.call(
+        "POST",
+        "/sequences",
+        json={
+            "name": "Three steps",
+            "steps": [
+                {"subject": "One", "body": "1"},
+                {"subject": "Two", "body": "2", "delay_days": 1},
+                {"subject": "Three", "body": "3", "delay_days": 1},
+            ],
+        },
+    )
+    seq = r.json()
+    ids = [s["id"] for s in seq["steps"]]
+    # Someone else deleted step 1 meanwhile: a retry naming the old step 2 changes nothing.
+    assert team.call("DELETE", f"/sequences/{seq['id']}/steps/0").status_code == 200
+    stale = team.call("DELETE", f"/sequences/{seq['id']}/steps/1", params={"step_id": ids[1]})
+    assert stale.status_code == 409 and stale.json()["field"] == "position"
+    moved = team.call(
+        "POST",
+        f"/sequences/{seq['id']}/steps/0/move",
+        params={"step_id": ids[0]},
+        json={"direction": "down"},
+    )
+    assert moved.status_code == 409
+    bodies = [s["body"] for s in team.call("GET", f"/sequences/{seq['id']}").json()["steps"]]
+    assert bodies == ["2", "3"]
+    ok = team.call("DELETE", f"/sequences/{seq['id']}/steps/1", params={"step_id": ids[2]})
+    assert ok.status_code == 200
+    assert [s["body"] for s in ok.json()["steps"]] == ["2"]

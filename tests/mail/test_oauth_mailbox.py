@@ -17,8 +17,9 @@ from urllib.parse import unquote, urlsplit
 
 import httpx
 import pytest
+from fastapi.testclient import TestClient
 from pydantic import SecretStr
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from outbound.crypto import SecretBox
 from outbound.mail.worker import MailWorker
@@ -31,7 +32,8 @@ from outbound.simulators.oauth.app import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECR
 from outbound.simulators.oauth.browser import consent
 from outbound.simulators.server import ServerThread
 from outbound.store.db import Database
-from outbound.store.models import Enrollment, Mailbox, OutboundEmail
+from outbound.store.models import Enrollment, Mailbox, OutboundEmail, User
+from outbound.web.session import hash_password
 from tests.conftest import Team
 from tests.mail import dovecot
 from tests.mail.conftest import (
@@ -44,6 +46,7 @@ from tests.mail.conftest import (
 )
 from tests.mail.test_sequence_e2e import ada, sequence
 from tests.test_sync_crelate import add, enrollment
+from tests.test_web_sessions import try_sign_in
 
 REDIRECT = "http://127.0.0.1:8000/mailbox/oauth/callback"  # registered with the simulator
 STEPS = [
@@ -53,8 +56,27 @@ STEPS = [
 ]
 
 
+PASSWORD = "correct horse battery"
+
+
+def sign_in_web(client: TestClient, db: Database, user_id: int, email: str) -> None:
+    """The browser the provider sends back to is signed in to Outbound as this user."""
+    with db.session() as s:
+        s.execute(
+            update(User).where(User.id == user_id).values(password_hash=hash_password(PASSWORD))
+        )
+    assert try_sign_in(client, email, PASSWORD)[0] == 303
+
+
+@pytest.fixture
+def owner_signed_in(team: Team, db: Database) -> Team:
+    sign_in_web(team.client, db, team.user_ids["owner"], "owner@acme.test")
+    return team
+
+
 @pytest.fixture
 def google(
+    owner_signed_in: Team,
     mail_settings: Settings,
     oauth_provider: OAuthProvider,
     xoauth2_smtp_sink: SmtpSink,
@@ -280,6 +302,7 @@ def _with_imap(
 
 
 def test_microsoft_mailbox_keeps_each_rotated_refresh_token(
+    owner_signed_in: Team,
     team: Team,
     mail_settings: Settings,
     microsoft_servers: tuple[OAuthProvider, SmtpSink, dovecot.Dovecot],
@@ -341,3 +364,26 @@ def test_a_test_send_to_yourself_goes_through_the_google_mailbox(
     (test,) = xoauth2_smtp_sink.messages
     assert test["Subject"] == sent.subject and str(test["Subject"]).startswith("[Test]")
     assert test["From"].addresses[0].addr_spec == account
+
+
+def test_the_callback_connects_only_for_the_person_who_began(
+    team: Team, google: OAuthProvider, db: Database
+) -> None:
+    account = google.new_account()
+
+    def consented() -> str:
+        url = team.call("POST", "/mailbox/oauth/google").json()["authorization_url"]
+        with httpx.Client(timeout=10) as browser:
+            back = consent(browser, url, account=account)
+        return "/mailbox/oauth/callback?" + urlsplit(back).query
+
+    # The owner began it and forwarded the link: the manager's browser connects nothing.
+    manager = TestClient(team.client.app)
+    sign_in_web(manager, db, team.user_ids["manager"], "manager@acme.test")
+    refused = manager.get(consented())
+    assert refused.status_code == 403 and "begun by another Outbound account" in refused.text
+    # A browser signed in to nobody connects nothing either.
+    nobody = TestClient(team.client.app).get(consented())
+    assert nobody.status_code == 401 and "Sign in to Outbound in this browser" in nobody.text
+    assert team.call("GET", "/mailbox").status_code == 404
+    assert team.call("GET", "/mailbox", "manager").status_code == 404

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Query
 from pydantic import MISSING
 
 from outbound.api.deps import BoxDep, CallerDep, DbDep, SessionDep, SettingsDep
 from outbound.api.schemas import (
+    MAX_ID,
     DbId,
     SequenceIn,
     SequenceLifecyclePatch,
@@ -91,14 +94,31 @@ def delete_sequence(sequence_id: DbId, session: SessionDep, caller: CallerDep) -
 
 @router.post("/sequences/{sequence_id}/steps/{position}/move", response_model=SequenceStateOut)
 def move_step(
-    sequence_id: DbId, position: int, body: StepMoveIn, session: SessionDep, caller: CallerDep
+    sequence_id: DbId,
+    position: int,
+    body: StepMoveIn,
+    session: SessionDep,
+    caller: CallerDep,
+    step_id: Annotated[
+        int | None,
+        Query(ge=1, le=MAX_ID, description="The step's id: refused (409) if another is there"),
+    ] = None,
 ) -> object:
-    """`position` counts from 0."""
-    return sequences.move_step(session, caller, sequence_id, position, body.direction)
+    """`position` counts from 0. 409 while an email of the two steps is being sent."""
+    return sequences.move_step(session, caller, sequence_id, position, body.direction, step_id)
 
 
 @router.delete("/sequences/{sequence_id}/steps/{position}", response_model=SequenceStateOut)
-def delete_step(sequence_id: DbId, position: int, session: SessionDep, caller: CallerDep) -> object:
+def delete_step(
+    sequence_id: DbId,
+    position: int,
+    session: SessionDep,
+    caller: CallerDep,
+    step_id: Annotated[
+        int | None,
+        Query(ge=1, le=MAX_ID, description="The step's id: refused (409) if another is there"),
+    ] = None,
+) -> object:
     """`position` counts from 0. Contacts who had it keep their place; contacts waiting for it
-    get the step after it; nothing sent is unsent."""
-    return sequences.delete_step(session, caller, sequence_id, position)
+    get the step after it; nothing sent is unsent. A retry should send `step_id`."""
+    return sequences.delete_step(session, caller, sequence_id, position, step_id)

@@ -328,6 +328,7 @@ class SequencePatch(Strict):
 
 class StepOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
+    id: int = Field(description="Send it as `step_id` when moving or deleting the step")
     position: int
     subject: str
     body: str

@@ -203,7 +203,7 @@ def mapping_from_names(table: Table, chosen: dict[str, str | None]) -> list[str]
     for key, target in chosen.items():
         if key in names:
             index = names.index(key)
-        elif key.isdigit() and 1 <= int(key) <= len(names):
+        elif key.isascii() and key.isdigit() and 1 <= int(key) <= len(names):
             index = int(key) - 1
         else:
             raise ImportRefused("mapping", f"no column is named {key[:80]!r}")

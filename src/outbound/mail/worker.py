@@ -173,10 +173,21 @@ class MailWorker:
         """The server refused a token we held for live (revoked, or expired early): a new one
         and a retry now, or the mailbox waits for its owner to reconnect it."""
         try:
-            await self._token(mailbox, force=True)
+            token = await self._token(mailbox, force=True)
+            # The new token is tried at once: a server that refuses a fresh one (SMTP AUTH
+            # turned off for the mailbox, say) needs a person, not more tries.
+            await smtp.verify(smtp_config(mailbox, {}, token))
         except MailboxAccessLost as exc:
             return partial(outbox.pause_mailbox, reason=exc.reason, status=mailbox_oauth.RECONNECT)
         except OAuthUnavailable as exc:
+            return self._retry_later(email, exc.message)
+        except smtp.AuthFailed as exc:
+            reason = (
+                f"The mail server refused Outbound's access to {mailbox.email} ({exc.code}): "
+                "check that it allows authenticated SMTP, then connect the mailbox again"
+            )
+            return partial(outbox.pause_mailbox, reason=reason)
+        except smtp.SmtpFailure as exc:
             return self._retry_later(email, exc.message)
         return self._retry_later(email, "the mail server refused an expired token", delay=0)
 
@@ -285,14 +296,29 @@ class MailWorker:
             return len(batch.items)
         except InboxError as exc:
             if exc.auth and mailbox.auth_kind == "oauth":
-                # A token refused: a new one for the next round, or "reconnect your mailbox".
-                with contextlib.suppress(MailboxAccessLost, OAuthUnavailable):
-                    await self._token(mailbox, force=True)
-                return 0
+                # A token refused: a new one, tried at once; refused again, a person must look.
+                return await self._after_imap_refused(mailbox, secrets, exc)
             await self._db(_poll_failed, mailbox_id, exc)
             return 0
         finally:
             inbox.close()
+
+    async def _after_imap_refused(
+        self, mailbox: Mailbox, secrets: dict[str, Any], refused: InboxError
+    ) -> int:
+        try:
+            token = await self._token(mailbox, force=True)
+        except (MailboxAccessLost, OAuthUnavailable):
+            return 0  # "reconnect your mailbox" is set, or the provider is away for now
+        inbox = inbox_for(mailbox, secrets, token)
+        try:
+            await asyncio.to_thread(inbox.verify)
+        except InboxError as exc:
+            if exc.auth:
+                await self._db(_poll_failed, mailbox.id, refused)
+        finally:
+            inbox.close()
+        return 0
 
     def _handle_inbound(
         self, session: Session, mailbox_id: int, item: InboundItem, uidvalidity: int | None
@@ -363,6 +389,11 @@ def _poll_failed(session: Session, mailbox_id: int, exc: InboxError) -> None:
     if exc.auth:
         # Not reading replies means risking a follow-up to someone who answered: stop sending.
         mb.status = "failing"
-        mb.status_reason = "IMAP login refused: update the mailbox password"
+        mb.status_reason = (
+            f"IMAP refused Outbound's access to {mb.email}: check that IMAP is allowed for it, "
+            "then connect the mailbox again"
+            if mb.auth_kind == "oauth"
+            else "IMAP login refused: update the mailbox password"
+        )
     else:
         mb.status_reason = f"cannot read replies: {exc.message}"

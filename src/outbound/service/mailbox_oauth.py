@@ -39,7 +39,7 @@ from outbound.mailclients.oauth import (
     new_verifier,
 )
 from outbound.service.caller import Caller
-from outbound.service.errors import Invalid, ServiceError
+from outbound.service.errors import Forbidden, Invalid, ServiceError
 from outbound.service.mailboxes import get_mailbox
 from outbound.settings import Settings
 from outbound.store.db import Database
@@ -181,8 +181,10 @@ def begin(
     return url
 
 
-def _take_request(db: Database, state: str) -> MailboxOAuthRequest:
-    """The request this state belongs to, removed: a callback works once."""
+def _take_request(db: Database, state: str, user_id: int) -> MailboxOAuthRequest:
+    """The request this state belongs to, removed: a callback works once, and only in a
+    browser signed in as the person who began it. Otherwise anyone could send someone a
+    genuine consent link begun on their own account and receive that person's mailbox."""
     with db.session() as session:
         request = session.scalar(
             select(MailboxOAuthRequest).where(MailboxOAuthRequest.state_hash == _hash(state))
@@ -194,6 +196,13 @@ def _take_request(db: Database, state: str) -> MailboxOAuthRequest:
             )
         session.delete(request)
         session.flush()  # the delete is sent before the object leaves the session
+        if request.user_id != user_id:
+            session.commit()  # used up all the same: a forwarded link works for nobody
+            raise Forbidden(
+                "this link to connect a mailbox was begun by another Outbound account: "
+                "nothing was connected; sign in as yourself and connect your own mailbox",
+                "state",
+            )
         session.expunge(request)
         return request
 
@@ -202,12 +211,14 @@ def finish(
     db: Database,
     box: SecretBox,
     settings: Settings,
+    caller: Caller,
     state: str,
     code: str | None,
     error: str | None,
 ) -> Connected:
-    """The callback: the code exchanged, the address read, both servers checked, saved."""
-    request = _take_request(db, state)
+    """The callback, for the signed-in ``caller``: the code exchanged, the address read, both
+    servers checked, saved."""
+    request = _take_request(db, state, caller.user_id)
     provider = MAIL_PROVIDERS[request.provider]
     if error or not code:
         why = "you cancelled" if error == "access_denied" else f"{provider.title} said {error}"

@@ -144,7 +144,8 @@ def build_mailbox(
     secrets: dict[str, Any] = {}
     if existing is not None:
         current = {k: getattr(existing, k) for k in SETTABLE}
-        secrets = box.open(existing.secrets_encrypted)
+        # From OAuth to passwords: the provider's tokens are not kept beside the passwords.
+        secrets = box.open(existing.secrets_encrypted) if existing.auth_kind != "oauth" else {}
     merged = {**current, **{k: v for k, v in values.items() if v is not None}}
     for key, value in passwords.items():
         if value is not None:

@@ -19,7 +19,14 @@ from outbound.crypto import SecretBox
 from outbound.domain.vocabulary import PROVIDER_TITLES
 from outbound.service.ats_calls import call_ats
 from outbound.service.caller import Caller
-from outbound.service.errors import AtsRejected, Forbidden, Invalid, NotFound, ServiceError
+from outbound.service.errors import (
+    AtsRejected,
+    Conflict,
+    Forbidden,
+    Invalid,
+    NotFound,
+    ServiceError,
+)
 from outbound.settings import Settings
 from outbound.store.db import Database
 from outbound.store.models import (
@@ -315,22 +322,14 @@ def set_archived(session: Session, caller: Caller, sequence_id: int, archived: b
     _check_can_edit(caller, seq)
     if archived == (seq.archived_at is not None):
         return seq
-    in_seq = Enrollment.sequence_id == seq.id
     if archived:
         seq.archived_at = utcnow()
-        session.execute(
-            update(OutboundEmail)
-            .where(OutboundEmail.status == "queued", OutboundEmail.enrollment_id.in_(_ids(seq)))
-            .values(status="cancelled")
-        )
-        session.execute(update(Enrollment).where(in_seq).values(next_send_at=None))
+        # Written, unsent emails are cancelled and their contacts keep the moment they were
+        # due; the planner plans nothing for an archived sequence. Unarchived, each contact's
+        # next step goes when it was due (no sooner: the step delays hold).
+        _replan(session, seq, list(range(len(seq.steps))))
     else:
         seq.archived_at = None
-        session.execute(
-            update(Enrollment)
-            .where(in_seq, Enrollment.state == "active", Enrollment.next_send_at.is_(None))
-            .values(next_send_at=utcnow())
-        )
     session.flush()
     return seq
 
@@ -411,6 +410,37 @@ def _replan(session: Session, seq: Sequence, positions: list[int]) -> None:
     )
 
 
+def _check_step(seq: Sequence, position: int, step_id: int | None) -> None:
+    """The step the person confirmed is still at this position (a resent form, a teammate's
+    change meanwhile, a client's retry would otherwise act on another step)."""
+    step = _step(seq, position)
+    if step_id is not None and step.id != step_id:
+        raise Conflict(
+            "the steps changed since this page was opened: nothing was changed; reload it",
+            "position",
+        )
+
+
+def _check_not_sending(session: Session, seq: Sequence, positions: list[int]) -> None:
+    """An email of these steps being handed to the mail server (or unsure whether it went)
+    moves its contact on when it settles: shifting positions under it could send a step twice."""
+    busy = session.scalar(
+        select(OutboundEmail.id)
+        .where(
+            OutboundEmail.enrollment_id.in_(_ids(seq)),
+            OutboundEmail.status.in_(("sending", "uncertain")),
+            OutboundEmail.step_position.in_(positions),
+        )
+        .limit(1)
+    )
+    if busy is not None:
+        raise Conflict(
+            "an email of these steps is being sent or waits for a look (unsure whether it "
+            "went): try again in a minute, or resolve it on the contact first",
+            "position",
+        )
+
+
 def _remove_step(session: Session, seq: Sequence, position: int) -> None:
     _replan(session, seq, list(range(position, len(seq.steps))))
     session.execute(
@@ -427,10 +457,17 @@ def _remove_step(session: Session, seq: Sequence, position: int) -> None:
         session.flush()  # one at a time: (sequence_id, position) is unique
 
 
-def delete_step(session: Session, caller: Caller, sequence_id: int, position: int) -> Sequence:
+def delete_step(
+    session: Session,
+    caller: Caller,
+    sequence_id: int,
+    position: int,
+    step_id: int | None = None,
+) -> Sequence:
     seq = get_sequence(session, caller, sequence_id)
     _check_can_edit(caller, seq)
-    _step(seq, position)
+    _check_step(seq, position, step_id)
+    _check_not_sending(session, seq, list(range(position, len(seq.steps))))
     if position == 0 and len(seq.steps) > 1 and not seq.steps[1].subject.strip():
         raise Invalid(
             "step 2 would become the first step and has no subject: give it one first",
@@ -442,7 +479,12 @@ def delete_step(session: Session, caller: Caller, sequence_id: int, position: in
 
 
 def move_step(
-    session: Session, caller: Caller, sequence_id: int, position: int, direction: str
+    session: Session,
+    caller: Caller,
+    sequence_id: int,
+    position: int,
+    direction: str,
+    step_id: int | None = None,
 ) -> Sequence:
     """Swap a step with the one before ("up") or after ("down") it."""
     seq = get_sequence(session, caller, sequence_id)
@@ -450,9 +492,10 @@ def move_step(
     if direction not in ("up", "down"):
         raise Invalid('direction must be "up" or "down"', "direction")
     first = position - 1 if direction == "up" else position
-    _step(seq, position)
+    _check_step(seq, position, step_id)
     if first < 0 or first + 1 >= len(seq.steps):
         raise Invalid(f"step {position + 1} cannot move {direction}", "direction")
+    _check_not_sending(session, seq, [first, first + 1])
     a, b = seq.steps[first], seq.steps[first + 1]
     if first == 0 and not b.subject.strip():
         raise Invalid(

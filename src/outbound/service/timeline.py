@@ -337,7 +337,7 @@ def failure_sentence(job: SyncJob, ats: str) -> str:
 
 
 def _int(text: str) -> int:
-    return int(text) if text.isdigit() else -1
+    return int(text) if text.isascii() and text.isdigit() else -1
 
 
 def _stages(session: Session, effects: list[AtsEffect]) -> dict[int, str]:

@@ -379,7 +379,7 @@ def _assess(
                 f"{contacts_words(seq.failed)} failed to sync: {why}. Open each one to see "
                 "what to fix, then resync.",
                 "See the contacts",
-                contacts_href + "?status=needs_attention",
+                contacts_href + "?tab=needs_attention",
                 sequence_id=seq.id,
                 sequence_name=seq.name,
             )

@@ -164,6 +164,10 @@ def _configure_postgresql(engine: Engine) -> None:
             conn.exec_driver_sql("SET TRANSACTION READ ONLY")
 
 
+def _unicode_lower(value: object) -> object:
+    return value.lower() if isinstance(value, str) else value
+
+
 def _configure_sqlite(engine: Engine, lock_timeout: float) -> None:
     writers = writer_queue(engine)
 
@@ -177,6 +181,9 @@ def _configure_sqlite(engine: Engine, lock_timeout: float) -> None:
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.close()
+        # SQLite's own lower() folds ASCII only: "ÉLODIE" would never match "élodie" in a
+        # search. Python's does what PostgreSQL's does (no index is built on lower()).
+        dbapi_conn.create_function("lower", 1, _unicode_lower, deterministic=True)
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:

@@ -68,3 +68,12 @@ def blank_to_none(value: Any) -> Any:
     if isinstance(value, str) and not value.strip():
         return None
     return value
+
+
+def whole_number(value: object) -> int | None:
+    """A form value that is an id or a count: ASCII digits within a database id, else None
+    (str.isdigit also takes "²", which int() refuses)."""
+    text = str(value or "")
+    if not (text.isascii() and text.isdigit()) or len(text) > 18:
+        return None
+    return int(text)

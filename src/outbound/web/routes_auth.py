@@ -14,6 +14,7 @@ from outbound.domain.text import text_problem
 from outbound.service import accounts, sign_in_throttle, web_sessions
 from outbound.store.db import Database
 from outbound.store.models import User
+from outbound.web.forms import whole_number
 from outbound.web.render import page
 from outbound.web.session import (
     check_csrf,
@@ -113,14 +114,14 @@ async def choose_team(request: Request, db: DbDep) -> Response:
     chosen = str(form.get("user_id") or "")
     if not ids:
         return RedirectResponse("/login", status_code=303)
-    if not chosen.isdigit() or int(chosen) not in ids:
+    if whole_number(chosen) not in ids:
         with db.read_session() as session:
             teams = accounts.teams_of_users(session, ids)
         errors = {"user_id": "Choose one of your teams."}
         return page(request, "login_team.html", 422, teams=teams, errors=errors)
     request.session.pop(CHOOSING, None)
     with db.session() as session:
-        user = session.get(User, int(chosen))
+        user = session.get(User, whole_number(chosen))
         if user is None:  # removed from that team meanwhile
             return RedirectResponse("/login", status_code=303)
         sign_in(request, session, user)

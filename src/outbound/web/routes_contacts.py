@@ -21,7 +21,7 @@ from outbound.service.caller import Caller
 from outbound.service.errors import Invalid, NotFound, ServiceError
 from outbound.store.models import Contact, Enrollment
 from outbound.web.deps import FormDep
-from outbound.web.forms import checkbox
+from outbound.web.forms import checkbox, whole_number
 from outbound.web.render import page, templates
 from outbound.web.sequence_page import alert, sequence_context
 from outbound.web.session import check_csrf, csrf_token, current_caller
@@ -122,9 +122,11 @@ def contacts_page(
     state = _state(request.query_params)
     with db.read_session() as session:  # a page that only reads: no wait behind writers
         caller, user = current_caller(request, session)
-        ctx = sequence_context(session, caller, sequence_id)
+        as_you_type = request.headers.get("HX-Target") == "contacts-list"  # the search box
+        # Typing refreshes the list alone: no figures or banners, read for every keystroke.
+        ctx = sequence_context(session, caller, sequence_id, summary=not as_you_type)
         listed = list_context(session, caller, sequence_id, state)
-        if request.headers.get("HX-Target") == "contacts-list":  # the search box, as you type
+        if as_you_type:
             return templates.TemplateResponse(
                 request, "_contacts_list.html", {**ctx, **listed, "csrf": csrf_token(request)}
             )
@@ -171,17 +173,15 @@ def bulk(
     state = _state(form)
     action = str(form.get("action") or "")
     every = checkbox(form, "all")
-    try:
-        ids = [int(str(v)) for v in form.getlist("ids")]
-    except ValueError:
-        ids = []
-    target = str(form.get("target_sequence_id") or "")
+    numbers = [whole_number(v) for v in form.getlist("ids")]
+    ids = [n for n in numbers if n is not None] if None not in numbers else []
+    target = whole_number(form.get("target_sequence_id")) if action == "move" else None
     with db.read_session() as session:
         caller, _ = current_caller(request, session)
     message, kind, status = "", "success", 200
     if not ids and not every:
         message, kind, status = "Select contacts first.", "error", 422
-    elif action == "move" and not target.isdigit():
+    elif action == "move" and target is None:
         message, kind, status = "Choose the sequence to move them to.", "error", 422
     else:
         selection = bulk_actions.Selection(
@@ -194,7 +194,7 @@ def bulk(
                 sequence_id,
                 action,
                 selection,
-                target_sequence_id=int(target) if target else None,
+                target_sequence_id=target,
                 day_seconds=settings.mail_day_seconds,
             )
             message = bulk_summary(result)
@@ -204,7 +204,7 @@ def bulk(
             message, kind, status = exc.message[:1].upper() + exc.message[1:] + ".", "error", 422
     with db.read_session() as session:
         caller, _ = current_caller(request, session)
-        ctx = sequence_context(session, caller, sequence_id)
+        ctx = sequence_context(session, caller, sequence_id, summary=False)
         listed = list_context(session, caller, sequence_id, state)
     return templates.TemplateResponse(
         request,
@@ -220,7 +220,7 @@ def _row_response(
     e = enrollments.get_enrollment(session, caller, eid)
     c = session.get(Contact, e.contact_id)
     assert c is not None
-    ctx = sequence_context(session, caller, e.sequence_id)
+    ctx = sequence_context(session, caller, e.sequence_id, summary=False)
     return templates.TemplateResponse(
         request,
         "_contact_row.html",

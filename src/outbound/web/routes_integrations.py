@@ -28,7 +28,14 @@ from outbound.service.errors import ServiceError
 from outbound.settings import Settings
 from outbound.store.db import Database
 from outbound.web.deps import FormDep
-from outbound.web.forms import FormInvalid, attempt, blank_to_none, checkbox, parse
+from outbound.web.forms import (
+    FormInvalid,
+    attempt,
+    blank_to_none,
+    checkbox,
+    parse,
+    whole_number,
+)
 from outbound.web.render import page
 from outbound.web.session import check_csrf, current_caller
 
@@ -325,7 +332,7 @@ def _save_settings(request: Request, form: Any, db: Any, box: Any, settings: Set
 
 @router.post("/integrations/clone", dependencies=[Depends(check_csrf)])
 def clone(request: Request, db: DbDep, form: FormDep) -> Response:
-    ids = [int(str(v)) for v in form.getlist("user_ids") if str(v).isdigit()]
+    ids = [n for v in form.getlist("user_ids") if (n := whole_number(v)) is not None]
     with db.session() as session:
         caller, _ = current_caller(request, session)
         if not ids:

@@ -15,7 +15,7 @@ from outbound.api.guards import PAGE_POLICY
 from outbound.api.schemas import MailboxIn, MailboxSchedulePatch
 from outbound.service import mailbox_oauth, mailboxes
 from outbound.service.errors import ServiceError
-from outbound.web.forms import FormInvalid, attempt, blank_to_none, parse
+from outbound.web.forms import FormInvalid, attempt, blank_to_none, parse, whole_number
 from outbound.web.render import page
 from outbound.web.session import SignInRequired, check_csrf, current_caller
 
@@ -84,14 +84,21 @@ def oauth_callback(
     code: str | None = None,
     error: str | None = None,
 ) -> Response:
-    """Where the provider sends the browser back (the redirect URL registered with it)."""
+    """Where the provider sends the browser back (the redirect URL registered with it). It
+    connects the mailbox only for the person signed in here, who must be the one who began."""
     try:
-        connected = mailbox_oauth.finish(db, box, settings, state, code, error)
+        with db.read_session() as session:
+            caller, _ = current_caller(request, session)
+    except SignInRequired:
+        message = (
+            "Sign in to Outbound in this browser first, then connect the mailbox again: "
+            "nothing was connected."
+        )
+        return HTMLResponse(_plain_page(message), 401)
+    try:
+        connected = mailbox_oauth.finish(db, box, settings, caller, state, code, error)
     except ServiceError as exc:
-        try:
-            return _mailbox_page(request, db, settings, exc.status_code, {"form": exc.message})
-        except SignInRequired:  # began from the REST API in a browser that is not signed in
-            return HTMLResponse(_plain_page(exc.message), exc.status_code)
+        return _mailbox_page(request, db, settings, exc.status_code, {"form": exc.message})
     note = f"Connected with {connected.provider} as {connected.email}: sending resumes."
     return RedirectResponse(f"{connected.return_to}?done={note}", 303)
 
@@ -110,7 +117,7 @@ async def save_schedule(request: Request, db: DbDep, settings: SettingsDep) -> R
         k: blank_to_none(str(form.get(k) or ""))
         for k in ("from_name", "time_zone", "window_start", "window_end", "daily_limit")
     }
-    data["send_days"] = [int(str(d)) for d in form.getlist("send_days") if str(d).isdigit()]
+    data["send_days"] = [n for d in form.getlist("send_days") if (n := whole_number(d)) is not None]
     try:
         body = parse(MailboxSchedulePatch, {k: v for k, v in data.items() if v is not None})
         with db.session() as session:
@@ -131,7 +138,7 @@ async def save_mailbox(request: Request, db: DbDep, box: BoxDep, settings: Setti
 def _save_mailbox(request: Request, form: Any, db: Any, box: Any, settings: Any) -> Response:
     raw = {k: str(v) for k, v in form.items() if k not in ("csrf_token", "send_days")}
     data: dict[str, Any] = {k: blank_to_none(v) for k, v in raw.items()}
-    data["send_days"] = [int(str(d)) for d in form.getlist("send_days") if str(d).isdigit()]
+    data["send_days"] = [n for d in form.getlist("send_days") if (n := whole_number(d)) is not None]
     with db.session() as session:
         caller, user = current_caller(request, session)
         existing = mailboxes.get_mailbox(session, caller.user_id)

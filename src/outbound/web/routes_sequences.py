@@ -33,6 +33,7 @@ from outbound.web.forms import (
     checkbox,
     form_text,
     parse,
+    whole_number,
 )
 from outbound.web.render import page
 from outbound.web.routes_integrations import RECORD_TYPES, _ats_lists
@@ -376,6 +377,12 @@ def _step_action_page(
         )
 
 
+def _form_id(form: Any, name: str) -> int:
+    """The id a confirmation form carries: 0 (matches no step) when missing or not a number."""
+    raw = str(form.get(name) or "")
+    return int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 19 else 0
+
+
 @router.get("/sequences/{sequence_id}/steps/{position}/delete")
 def delete_step_page(sequence_id: int, position: int, request: Request, db: DbDep) -> Response:
     return _step_action_page(request, db, sequence_id, position, "delete")
@@ -388,11 +395,14 @@ def move_step_page(sequence_id: int, position: int, request: Request, db: DbDep)
 
 
 @router.post("/sequences/{sequence_id}/steps/{position}/delete", dependencies=CSRF)
-def delete_step(sequence_id: int, position: int, request: Request, db: DbDep) -> Response:
+def delete_step(
+    sequence_id: int, position: int, request: Request, db: DbDep, form: FormDep
+) -> Response:
+    step_id = _form_id(form, "step_id")
     try:
         with db.session() as session:
             caller, _ = current_caller(request, session)
-            attempt(lambda: sequences.delete_step(session, caller, sequence_id, position))
+            attempt(lambda: sequences.delete_step(session, caller, sequence_id, position, step_id))
     except FormInvalid as exc:
         return _step_action_page(
             request, db, sequence_id, position, "delete", 422, errors=exc.errors
@@ -407,10 +417,15 @@ def move_step(
     sequence_id: int, position: int, request: Request, db: DbDep, form: FormDep
 ) -> Response:
     direction = "up" if form.get("direction") == "up" else "down"
+    step_id = _form_id(form, "step_id")
     try:
         with db.session() as session:
             caller, _ = current_caller(request, session)
-            attempt(lambda: sequences.move_step(session, caller, sequence_id, position, direction))
+            attempt(
+                lambda: sequences.move_step(
+                    session, caller, sequence_id, position, direction, step_id
+                )
+            )
     except FormInvalid as exc:
         return _step_action_page(
             request, db, sequence_id, position, direction, 422, errors=exc.errors
@@ -424,7 +439,7 @@ def _preview_page(
     request: Request, db: Any, sequence_id: int, position: int, status: int = 200, **extra: Any
 ) -> Response:
     raw = request.query_params.get("contact") or extra.pop("contact", None)
-    enrollment_id = int(raw) if raw and str(raw).isdigit() else None
+    enrollment_id = whole_number(raw)
     with db.read_session() as session:
         caller, user = current_caller(request, session)
         ctx = sequence_context(session, caller, sequence_id)
@@ -468,7 +483,7 @@ def test_send(
 ) -> Response:
     # A plain def, in the thread pool: the mail server is called synchronously.
     raw = str(form.get("contact") or "")
-    enrollment_id = int(raw) if raw.isdigit() else None
+    enrollment_id = whole_number(raw)
     with db.read_session() as session:
         caller, _ = current_caller(request, session)
     try:

@@ -22,20 +22,25 @@ def owner_connection(session: Session, seq: Sequence) -> AtsConnection | None:
     return None if conn is None or conn.disconnected_at is not None else conn
 
 
-def sequence_context(session: Session, caller: Caller, sequence_id: int) -> dict[str, Any]:
-    """The sequence, its owner's connection, its figures and its stuck or retrying work:
-    what every tab shows above its own content."""
+def sequence_context(
+    session: Session, caller: Caller, sequence_id: int, summary: bool = True
+) -> dict[str, Any]:
+    """The sequence and its owner's connection; with ``summary``, its figures and its stuck or
+    retrying work (what every tab shows above its content: each a grouped read of the whole
+    sequence, which a one-row answer does without)."""
     seq = sequences.get_sequence(session, caller, sequence_id)
     conn = owner_connection(session, seq)
-    figures = sequence_figures(session, caller.team_id, [seq.id])
-    return {
+    context: dict[str, Any] = {
         "seq": seq,
         "conn": conn,
         "provider": conn.provider if conn else None,
-        "figures": figures.get(seq.id),
-        "figure_names": FIGURE_NAMES,
-        "warnings": work_state.sequence_warnings(session, caller, seq.id),
     }
+    if summary:
+        figures = sequence_figures(session, caller.team_id, [seq.id])
+        context["figures"] = figures.get(seq.id)
+        context["figure_names"] = FIGURE_NAMES
+        context["warnings"] = work_state.sequence_warnings(session, caller, seq.id)
+    return context
 
 
 def owner_credentials(
@@ -44,7 +49,7 @@ def owner_credentials(
     """The sequence owner's ATS and credentials, read in a transaction of their own."""
     with db.read_session() as session:
         caller, _ = current_caller(request, session)
-        conn = sequence_context(session, caller, sequence_id)["conn"]
+        conn = sequence_context(session, caller, sequence_id, summary=False)["conn"]
         return (conn.provider, box.open(conn.credentials_encrypted)) if conn else None
 
 
