@@ -3,6 +3,7 @@ Playwright, screenshots of every page under tests/artifacts/."""
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -21,6 +22,20 @@ from outbound.store.db import Database
 from outbound.web.session import hash_password
 
 CHROMIUM = "/usr/bin/chromium"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The browser journeys run on SQLite only: what they add over the API and service tests
+    (pages, htmx, layout) does not depend on the engine, and every query behind them runs on
+    PostgreSQL in those tests; on both, the suite would pass its 15-minute budget."""
+    if not os.environ.get("OUTBOUND_TEST_DATABASE_URL"):
+        return
+    skip = pytest.mark.skip(reason="browser journeys run on SQLite (engine-independent)")
+    for item in items:
+        if Path(str(item.fspath)).parent == Path(__file__).parent:
+            item.add_marker(skip)
+
+
 ARTIFACTS = Path(__file__).parent.parent / "artifacts"
 # Without the background-networking flags Chromium keeps dialling Google, which this machine
 # refuses; as root it needs --no-sandbox.
