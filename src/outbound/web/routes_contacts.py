@@ -303,7 +303,7 @@ def resync_all(sequence_id: int, request: Request, db: DbDep) -> Response:
 
 @router.get("/web/batches/{batch_id}")
 def batch_progress(batch_id: str, request: Request, db: DbDep) -> Response:
-    skipped = int(request.query_params.get("skipped") or 0)
+    skipped = whole_number(request.query_params.get("skipped")) or 0
     return _batch(request, db, batch_id, skipped)
 
 

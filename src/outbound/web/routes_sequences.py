@@ -13,7 +13,6 @@ from sqlalchemy.orm import Session
 from outbound.api.deps import BoxDep, DbDep, SettingsDep
 from outbound.api.schemas import SequenceSyncIn, StepIn
 from outbound.service import connections, sequences
-from outbound.service.caller import Caller
 from outbound.service.errors import ServiceError
 from outbound.service.sequence_figures import FIGURE_NAMES, sequence_figures
 from outbound.service.sequences import StepInput
@@ -43,12 +42,6 @@ from outbound.web.session import check_csrf, current_caller
 router = APIRouter(include_in_schema=False)
 CSRF = [Depends(check_csrf)]
 STEP_VARIABLES = variables()
-
-
-def _figures(session: Session, caller: Caller, seq: Sequence) -> dict[str, Any]:
-    """What every tab of one sequence shows above its tabs: its figures."""
-    figures = sequence_figures(session, caller.team_id, [seq.id])
-    return {"figures": figures.get(seq.id), "figure_names": FIGURE_NAMES}
 
 
 # -- list and create ---------------------------------------------------------------------
@@ -227,7 +220,6 @@ def _confirm(
     with db.read_session() as session:
         caller, user = current_caller(request, session)
         ctx = sequence_context(session, caller, sequence_id)
-        ctx.update(_figures(session, caller, ctx["seq"]))
         return page(
             request, "sequence_confirm.html", status, user=user, nav="sequences", **ctx, **extra
         )
@@ -283,7 +275,6 @@ def _steps_page(
     caller, user = current_caller(request, session)
     ctx = sequence_context(session, caller, sequence_id)
     seq = ctx["seq"]
-    ctx.update(_figures(session, caller, seq))
     extra.setdefault(
         "steps",
         [{"subject": s.subject, "body": s.body, "delay_days": s.delay_days} for s in seq.steps],
@@ -361,7 +352,6 @@ def _step_action_page(
         seq = ctx["seq"]
         if not 0 <= position < len(seq.steps):
             return RedirectResponse(f"/sequences/{sequence_id}/steps", 303)
-        ctx.update(_figures(session, caller, seq))
         return page(
             request,
             "sequence_step_action.html",
@@ -448,7 +438,6 @@ def _preview_page(
             preview, contact = preview_step(session, caller, sequence_id, position, enrollment_id)
         except ServiceError:
             return RedirectResponse(f"/sequences/{sequence_id}/steps", 303)
-        ctx.update(_figures(session, caller, seq))
         return page(
             request,
             "sequence_step_preview.html",
@@ -526,7 +515,6 @@ def _syncing_page(
     with db.session() as session:  # get_settings may create the owner's default row
         caller, user = current_caller(request, session)
         ctx = sequence_context(session, caller, sequence_id)
-        ctx.update(_figures(session, caller, ctx["seq"]))
         return page(
             request,
             "sequence_syncing.html",
