@@ -1,4 +1,7 @@
-"""Contact problems held apart (sync and mail) and contact edits, issue 16
+"""Issue 16, contact problems and edits: no schema change in the end
+
+Reserved while issue 16 was built in parallel; the work needed no new column (reply text was
+already stored, a CSV import keeps no state). Kept so that every database shares one chain.
 
 Revision ID: 0011
 Revises: 0010

@@ -1,4 +1,7 @@
-"""CSV imports with a per-row report, issue 16
+"""Issue 16, CSV imports: no schema change in the end
+
+Reserved while issue 16 was built in parallel; the work needed no new column (reply text was
+already stored, a CSV import keeps no state). Kept so that every database shares one chain.
 
 Revision ID: 0013
 Revises: 0012
