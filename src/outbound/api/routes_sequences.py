@@ -92,6 +92,13 @@ def delete_sequence(sequence_id: DbId, session: SessionDep, caller: CallerDep) -
     sequences.delete_sequence(session, caller, sequence_id)
 
 
+# The step a client means, so that a retry or a stale page never acts on another one.
+StepIdQuery = Annotated[
+    int | None,
+    Query(ge=1, le=MAX_ID, description="The step's id: refused (409) if another is there"),
+]
+
+
 @router.post("/sequences/{sequence_id}/steps/{position}/move", response_model=SequenceStateOut)
 def move_step(
     sequence_id: DbId,
@@ -99,10 +106,7 @@ def move_step(
     body: StepMoveIn,
     session: SessionDep,
     caller: CallerDep,
-    step_id: Annotated[
-        int | None,
-        Query(ge=1, le=MAX_ID, description="The step's id: refused (409) if another is there"),
-    ] = None,
+    step_id: StepIdQuery = None,
 ) -> object:
     """`position` counts from 0. 409 while an email of the two steps is being sent."""
     return sequences.move_step(session, caller, sequence_id, position, body.direction, step_id)
@@ -114,10 +118,7 @@ def delete_step(
     position: int,
     session: SessionDep,
     caller: CallerDep,
-    step_id: Annotated[
-        int | None,
-        Query(ge=1, le=MAX_ID, description="The step's id: refused (409) if another is there"),
-    ] = None,
+    step_id: StepIdQuery = None,
 ) -> object:
     """`position` counts from 0. Contacts who had it keep their place; contacts waiting for it
     get the step after it; nothing sent is unsent. A retry should send `step_id`."""

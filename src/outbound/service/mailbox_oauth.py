@@ -114,12 +114,15 @@ def _servers(settings: Settings, provider: OAuthMailProvider, email: str) -> dic
     imap_server = (
         parse_server(settings.oauth_imap_server) if settings.oauth_imap_server else provider.imap
     )
+    sending = {
+        "smtp_host": smtp_server.host,
+        "smtp_port": smtp_server.port,
+        "smtp_security": smtp_server.security,
+    }
     if settings.oauth_inbound_maildir is not None and settings.allow_maildir:
         maildir = settings.oauth_inbound_maildir / email.lower()
         return {
-            "smtp_host": smtp_server.host,
-            "smtp_port": smtp_server.port,
-            "smtp_security": smtp_server.security,
+            **sending,
             "inbound_kind": "maildir",
             "maildir_path": str(maildir.resolve()),
             "imap_host": None,
@@ -128,9 +131,7 @@ def _servers(settings: Settings, provider: OAuthMailProvider, email: str) -> dic
             "sent_folder": None,
         }
     return {
-        "smtp_host": smtp_server.host,
-        "smtp_port": smtp_server.port,
-        "smtp_security": smtp_server.security,
+        **sending,
         "inbound_kind": "imap",
         "imap_host": imap_server.host,
         "imap_port": imap_server.port,
