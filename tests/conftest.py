@@ -19,7 +19,6 @@ from outbound.simulators.clockwork.app import create_clockwork_app
 from outbound.simulators.crelate.app import create_crelate_app
 from outbound.simulators.server import ServerThread
 from outbound.store.db import Database
-from outbound.store.migrate import upgrade
 from outbound.sync.worker import Worker
 
 CRELATE_KEYS = {
@@ -134,10 +133,9 @@ def settings(tmp_path: Path, crelate_server: Sim, clockwork_server: Sim) -> Sett
 
 @pytest.fixture
 def db(settings: Settings) -> Iterator[Database]:
-    from tests.pg import reset_schema
+    from tests.pg import fresh_database
 
-    reset_schema(settings.resolved_database_url)
-    upgrade(settings.resolved_database_url)
+    fresh_database(settings.resolved_database_url)
     database = Database(settings.resolved_database_url)
     yield database
     database.dispose()

@@ -20,7 +20,6 @@ from sqlalchemy.orm import Session
 
 from outbound.store import jobs
 from outbound.store.db import Database
-from outbound.store.migrate import upgrade
 from outbound.store.models import (
     ActivityEvent,
     AtsConnection,
@@ -36,7 +35,7 @@ from outbound.store.models import (
     utcnow,
 )
 from outbound.store.models import Sequence as SequenceRow
-from tests.pg import reset_schema
+from tests.pg import fresh_database
 
 SEALED = b"sealed"  # stands for encrypted credentials nobody opens
 CHUNK = 2000  # rows per INSERT statement
@@ -44,8 +43,7 @@ CHUNK = 2000  # rows per INSERT statement
 
 def migrated_database(url: str) -> Database:
     """An empty, migrated database at ``url`` (a PostgreSQL schema is dropped first)."""
-    reset_schema(url)
-    upgrade(url)
+    fresh_database(url)
     return Database(url)
 
 

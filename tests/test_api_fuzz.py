@@ -27,7 +27,6 @@ from outbound.api.app import create_app
 from outbound.service.accounts import create_team, create_user
 from outbound.settings import Settings
 from outbound.store.db import Database
-from outbound.store.migrate import upgrade
 from tests.conftest import Sim, database_url
 
 # Fuzzed everywhere but here: these dial the servers named in the body, and random host names
@@ -105,7 +104,7 @@ def _generated(operation: Any) -> Any:
 def api(
     tmp_path_factory: pytest.TempPathFactory, crelate_server: Sim, clockwork_server: Sim
 ) -> Iterator[tuple[Any, dict[str, str]]]:
-    from tests.pg import reset_schema
+    from tests.pg import fresh_database
 
     tmp: Path = tmp_path_factory.mktemp("fuzz")
     s = Settings(
@@ -118,8 +117,7 @@ def api(
         # The fuzzer presents invalid tokens on purpose (its auth checks): it is not a guesser.
         api_token_failures_per_address=1_000_000,
     )
-    reset_schema(s.resolved_database_url)
-    upgrade(s.resolved_database_url)
+    fresh_database(s.resolved_database_url)
     db = Database(s.resolved_database_url)
     with db.session() as session:
         team = create_team(session, "Fuzz")
