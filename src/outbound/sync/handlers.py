@@ -30,6 +30,7 @@ from outbound.domain.vocabulary import PROVIDER_TITLES
 from outbound.service.ats_records import full_name, person_input, tag_titles
 from outbound.service.contact_state import CREATE_EFFECT, ContactState, load_state
 from outbound.store.db import Database
+from outbound.store.group_commit import GroupCommit
 from outbound.sync import state as st
 from outbound.sync.claims import ClaimedJob
 
@@ -48,6 +49,8 @@ class JobRun:
     db: Database
     job: ClaimedJob
     connector: Connector
+    # Shared by the worker's jobs: their writes commit together (store/group_commit.py).
+    commits: GroupCommit | None = None
     pending: list[Fact] = field(default_factory=list)
 
     async def db_call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
@@ -65,13 +68,19 @@ class JobRun:
         """``fn`` in one transaction, after the pending facts (which it takes, come what may)."""
         facts = self.take_pending()
 
-        def unit() -> Any:
-            with self.db.session() as session:
-                for fact in facts:
-                    fact(session)
-                return fn(session)
+        def unit(session: Session) -> Any:
+            for fact in facts:
+                fact(session)
+            return fn(session)
 
-        return await self.db.in_thread(unit)
+        if self.commits is not None:
+            return await self.commits.run(unit)
+
+        def alone() -> Any:
+            with self.db.session() as session:
+                return unit(session)
+
+        return await self.db.in_thread(alone)
 
     def effect(self, cs: ContactState, name: str) -> st.EffectKey:
         assert self.job.contact_id is not None

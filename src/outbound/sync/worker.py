@@ -37,6 +37,7 @@ from outbound.http import Request, Response
 from outbound.service import retention
 from outbound.settings import Settings
 from outbound.store.db import Database
+from outbound.store.group_commit import GroupCommit
 from outbound.store.models import AtsConnection, SyncJob
 from outbound.store.outage import is_outage
 from outbound.sync import claims
@@ -107,6 +108,8 @@ class Worker:
         self._prune_at = time.monotonic() + PRUNE_FIRST_AFTER
         self._prune_tables: list[str] | None = None
         self.error_pause = 2.0
+        # The jobs' write transactions, committed in groups (store/group_commit.py).
+        self._commits = GroupCommit(db)
 
     def stop(self) -> None:
         self._stop.set()
@@ -147,7 +150,7 @@ class Worker:
     async def _run_job(self, job: claims.ClaimedJob, runtime: ConnectionRuntime) -> None:
         calls: list[dict[str, Any]] = []
         _calls.set(calls)
-        run = JobRun(self.db, job, runtime.connector)
+        run = JobRun(self.db, job, runtime.connector, self._commits)
         # What to write when the job ends; all of it commits in one transaction (settle).
         outcome: Callable[[Session], Any]
         healthy: bool | None = None
@@ -317,11 +320,7 @@ class Worker:
         claims.retry_later(session, job.id, self.worker_id, 0, reason, count_attempt=False)
 
     async def _db(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
-        def unit() -> Any:
-            with self.db.session() as session:
-                return fn(session, *args, **kwargs)
-
-        return await self.db.in_thread(unit)
+        return await self._commits.run(lambda session: fn(session, *args, **kwargs))
 
     def _log_failure(self, job: claims.ClaimedJob, message: str) -> None:
         log.warning(
