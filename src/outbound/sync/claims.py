@@ -105,15 +105,17 @@ def claim(
         return sorted((ClaimedJob(*row) for row in rows), key=lambda j: j.id)
 
 
-def heartbeat(db: Database, worker_id: str, job_ids: list[int], lease_seconds: int) -> None:
+def heartbeat(session: Session, worker_id: str, job_ids: list[int], lease_seconds: int) -> None:
+    """Renew the leases of this worker's running jobs. The worker runs it in its group commit
+    (as one more unit), never beside it: on PostgreSQL a renewal of many rows in a transaction
+    of its own deadlocked with a group of settles locking some of the same rows."""
     if not job_ids:
         return
-    with db.session() as session:
-        until = database_now(session) + timedelta(seconds=lease_seconds)
-        session.execute(
-            _sql(session, "renew_job_leases"),
-            {"job_ids": job_ids, "worker": worker_id, "lease_until": until},
-        )
+    until = database_now(session) + timedelta(seconds=lease_seconds)
+    session.execute(
+        _sql(session, "renew_job_leases"),
+        {"job_ids": sorted(job_ids), "worker": worker_id, "lease_until": until},
+    )
 
 
 def finish(session: Session, job_id: int, worker_id: str) -> bool:

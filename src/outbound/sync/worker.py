@@ -449,9 +449,8 @@ class Worker:
                     continue
                 if time.monotonic() - last_beat > self.settings.lease_seconds / 3:
                     try:
-                        await self.db.in_thread(
+                        await self._db(
                             claims.heartbeat,
-                            self.db,
                             self.worker_id,
                             list(self._inflight),
                             self.settings.lease_seconds,
