@@ -86,6 +86,29 @@ class Sim:
         self.rate_limit(0)
 
 
+# A test that asks for none of these, and whose module never names the database URL, cannot
+# reach the database under test.
+DATABASE_FIXTURES = {"db", "settings"}
+DATABASE_WORDS = ("database_url", "DATABASE_URL")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """In the PostgreSQL pass, tests that use no database (connectors against the simulators,
+    mail parsing, templates, the simulators themselves) are skipped: the SQLite pass runs
+    them, and running them twice only lengthened the suite."""
+    if not os.environ.get("OUTBOUND_TEST_DATABASE_URL"):
+        return
+    skip = pytest.mark.skip(reason="uses no database: runs in the SQLite pass")
+    sources: dict[str, bool] = {}
+    for item in items:
+        path = str(item.fspath)
+        if path not in sources:
+            text = Path(path).read_text(encoding="utf-8")
+            sources[path] = any(word in text for word in DATABASE_WORDS)
+        if not sources[path] and not DATABASE_FIXTURES.intersection(item.fixturenames):
+            item.add_marker(skip)
+
+
 @pytest.fixture(scope="session")
 def crelate_server() -> Iterator[Sim]:
     server = ServerThread(create_crelate_app()).start()
