@@ -15,6 +15,7 @@ from outbound.mail.worker import MailWorker
 from outbound.service import contact_problems, contacts, outreach
 from outbound.service import timeline as timelines
 from outbound.service.caller import Caller
+from outbound.settings import Settings
 from outbound.store.db import Database
 from outbound.store.models import (
     ActivityEvent,
@@ -328,11 +329,12 @@ def test_the_ats_history_reads_as_sentences(team: Team, db: Database) -> None:
     with db.read_session() as session:
         e = session.get(Enrollment, eid)
         assert e is not None
-        lines = [(h.text, h.state) for h in timelines.ats_history(session, e)]
-        record = timelines.ats_record(e)
+        titles = {"job-7": "Platform Engineer"}
+        lines = [(h.text, h.state) for h in timelines.ats_history(session, e, titles)]
+        record = timelines.ats_record(e, Settings())
     assert lines[:4] == [
         ("Created in Crelate as Nia Okafor", "done"),
-        ("Added to job job-7", "done"),
+        ('Added to job "Platform Engineer"', "done"),
         ("Logged email 'Intro' as activity", "done"),
         ("Moved to Replied", "done"),
     ]

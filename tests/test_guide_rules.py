@@ -3,6 +3,7 @@ the ATS simulators' state."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -258,34 +259,38 @@ def test_job_check_when_the_ats_cannot_say(team: Team, crelate: Sim) -> None:
     crelate.faults(error_rate=0)
 
 
-def test_the_syncing_tab_checks_the_job_as_the_api_does(team: Team, crelate: Sim, db: Any) -> None:
-    import html
-    import re
+def web_csrf(team: Team, path: str) -> str:
+    match = re.search(r'name="csrf_token" value="([^"]+)"', team.client.get(path).text)
+    assert match
+    return match.group(1)
 
+
+def sign_in_owner(team: Team, db: Any) -> None:
+    """The team's owner signed in on the web pages of ``team.client``."""
     from outbound.store.models import User
     from outbound.web.session import hash_password
 
-    connect(team)
-    seq = make_sequence(team)
     with db.session() as session:
         user = session.get(User, team.user_ids["owner"])
         assert user is not None
         user.password_hash = hash_password("pw-owner-123")
         email = user.email
-    web = team.client
-
-    def csrf(path: str) -> str:
-        match = re.search(r'name="csrf_token" value="([^"]+)"', web.get(path).text)
-        assert match
-        return match.group(1)
-
-    signed_in = web.post(
+    signed_in = team.client.post(
         "/login",
-        data={"email": email, "password": "pw-owner-123", "csrf_token": csrf("/login")},
+        data={"email": email, "password": "pw-owner-123", "csrf_token": web_csrf(team, "/login")},
         follow_redirects=False,
     )
     assert signed_in.status_code == 303
-    form = {"csrf_token": csrf(f"/sequences/{seq}/syncing"), "sync_enabled": "on"}
+
+
+def test_the_syncing_tab_checks_the_job_as_the_api_does(team: Team, crelate: Sim, db: Any) -> None:
+    import html
+
+    connect(team)
+    seq = make_sequence(team)
+    web = team.client
+    sign_in_owner(team, db)
+    form = {"csrf_token": web_csrf(team, f"/sequences/{seq}/syncing"), "sync_enabled": "on"}
     bogus = web.post(
         f"/sequences/{seq}/syncing", data={**form, "job_id": "nope"}, follow_redirects=False
     )
@@ -410,3 +415,25 @@ def test_switching_ats_never_writes_into_the_new_one_silently(
     moved = enrollment(team, eid)
     (person_record,) = people_with(clockwork, "cand1@talent.example.com")
     assert moved["sync_state"] == "synced" and moved["ats_record_id"] == person_record["id"]
+
+
+def test_the_syncing_tab_keeps_the_job_when_the_ats_cannot_list_jobs(
+    team: Team, crelate: Sim, db: Any
+) -> None:
+    """Crelate down while the tab is opened: the sequence's job stays the selected option
+    (named by its id), so that the page never shows "Account default" for a sequence that
+    has a job, and nothing is cleared by looking at it."""
+    connect(team)
+    seq = make_sequence(team)
+    job = job_named(crelate, "VP of Sales")
+    patched = team.call("PATCH", f"/sequences/{seq}", json={"sync": {"job_id": job}})
+    assert patched.status_code == 200, patched.text
+    web = team.client
+    sign_in_owner(team, db)
+    crelate.faults(error_rate=1.0)
+    page = web.get(f"/sequences/{seq}/syncing").text
+    start = page.index('name="job_id"')
+    picker = page[start : page.index("</select>", start)]
+    selected = re.search(r'<option value="([^"]*)"\s*selected[^>]*>([^<]*)<', picker)
+    assert selected and selected.group(1) == job, picker
+    assert "could not be loaded" in selected.group(2)

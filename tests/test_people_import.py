@@ -315,3 +315,112 @@ def test_web_forms_another_teams_sequence_is_not_found(team: Team, db: Database)
     )
     assert answer.status_code == 303
     assert "Added+1" in answer.headers["location"]
+
+
+# -- a big file: its progress record, and the same form sent twice ----------------------------
+def _file(n: int, start: int = 0) -> bytes:
+    rows = "".join(f"p{i}@scale.example.com,P{i},Person\n" for i in range(start, start + n))
+    return ("email,first name,last name\n" + rows).encode()
+
+
+def test_a_file_being_added_counts_its_rows_as_each_chunk_commits(team: Team, db: Database) -> None:
+    from outbound.service import people_import
+
+    seq = make_sequence(team)
+    caller = owner(team)
+    table = people_import.read(_file(1_200))
+    columns = people_import.mapping(table, None)
+    checked = people_import.check(db, caller, seq, table, columns, no_problem)
+    run, new = people_import.begin_csv_run(db, caller, seq, "tok-" + "a" * 20)
+    assert new and run.status == "pending"  # checking: nothing counted yet
+    seen: list[tuple[str, int, int]] = []
+
+    def look(_: int) -> None:  # what a poll sees after each chunk, from its own session
+        now = people_import.csv_run(db, caller, seq, "tok-" + "a" * 20)
+        assert now is not None
+        seen.append((now.status, now.handled, now.total))
+
+    report = people_import.add(db, caller, seq, checked, progress=look, run_id=run.id)
+    assert seen == [("running", 500, 1_200), ("running", 1_000, 1_200), ("running", 1_200, 1_200)]
+    final = people_import.csv_run(db, caller, seq, "tok-" + "a" * 20)
+    assert final is not None and final.finished
+    assert (final.status, final.added, final.already_present) == ("done", 1_200, 0)
+    assert report.counts["added"] == 1_200
+    # Another form's token, or a malformed one, finds nothing.
+    assert people_import.csv_run(db, caller, seq, "tok-" + "b" * 20) is None
+    assert people_import.csv_run(db, caller, seq, "../x") is None
+
+
+def _browser(team: Team, db: Database, seq: int) -> tuple[Any, str]:
+    from tests.test_web_cross_team import signed_in_owner
+    from tests.test_web_sessions import csrf
+
+    browser = signed_in_owner(team, db, "acme")
+    return browser, csrf(browser, f"/sequences/{seq}")
+
+
+def _add(browser: Any, token: str, seq: int, content: bytes, run: str) -> Any:
+    return browser.post(
+        f"/sequences/{seq}/contacts/csv",
+        data={"csrf_token": token, "run": run},
+        files={"file": ("people.csv", content, "text/csv")},
+        headers={"HX-Request": "true"},
+    )
+
+
+def test_the_same_form_sent_twice_adds_its_rows_once(team: Team, db: Database) -> None:
+    import re
+
+    seq = make_sequence(team)
+    browser, token = _browser(team, db, seq)
+    preview = browser.post(
+        f"/sequences/{seq}/contacts/csv/preview",
+        data={"csrf_token": token},
+        files={"file": ("people.csv", _file(600), "text/csv")},
+        headers={"HX-Request": "true"},
+    )
+    match = re.search(r'name="run" value="([^"]+)"', preview.text)
+    assert match, preview.text
+    run = match.group(1)
+    assert f"/contacts/csv/progress?run={run}" in preview.text  # what the page polls
+
+    first = _add(browser, token, seq, _file(600), run)
+    assert first.status_code == 200 and "Import finished" in first.text
+    second = _add(browser, token, seq, _file(600), run)
+    assert second.status_code == 200
+    assert "This file is already being added" in second.text
+    assert "600 added, 0 already in the sequence" in second.text
+    assert len(team.call("GET", f"/sequences/{seq}/contacts?limit=1000").json()) == 600
+
+    # The progress poll: the finished add, then no more polling.
+    poll = browser.get(f"/sequences/{seq}/contacts/csv/progress?run={run}")
+    assert "All 600 rows handled" in poll.text and "hx-trigger" not in poll.text
+    # Before the add starts: "checking", and the poll goes on.
+    early = browser.get(f"/sequences/{seq}/contacts/csv/progress?run={'c' * 22}")
+    assert "Checking the rows" in early.text and 'hx-trigger="load delay:1s"' in early.text
+
+
+def test_two_forms_sending_one_file_at_once_add_each_person_once(team: Team, db: Database) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    seq = make_sequence(team)
+    browser, token = _browser(team, db, seq)
+    content = _file(1_500)
+    with ThreadPoolExecutor(2) as pool:
+        answers = list(
+            pool.map(lambda run: _add(browser, token, seq, content, run), ["r" * 22, "s" * 22])
+        )
+    assert [a.status_code for a in answers] == [200, 200]
+    from sqlalchemy import select
+
+    from outbound.store.models import Enrollment, ImportRun
+
+    with db.read_session() as session:
+        people = session.scalars(select(Enrollment.contact_id).where(Enrollment.sequence_id == seq))
+        ids = list(people)
+        assert len(ids) == len(set(ids)) == 1_500
+        runs = session.scalars(select(ImportRun).where(ImportRun.sequence_id == seq)).all()
+        assert sorted(r.status for r in runs) == ["done", "done"]
+        # Between them, each person added once; the later one found the rest already there.
+        assert sum(r.added for r in runs) == 1_500
+        assert sum(r.added + r.already_present for r in runs) == 3_000

@@ -44,6 +44,12 @@ class Settings(BaseSettings):
     crelate_base_url: str | None = None
     clockwork_base_url: str | None = None
     ats_base_urls: dict[str, str] = {}
+    # The web address of an ATS record, for "Open in Crelate" on the contact page: {id} is the
+    # record's id; {firm} Clockwork's subdomain; {host} the ATS host the connection calls.
+    # Unset: the connector's unverified pattern (shown as unconfirmed), for the real API only.
+    # e.g. https://app.crelate.com/go#stage/_Contacts/DefaultView/{id}/summary
+    crelate_record_url: str | None = None
+    clockwork_record_url: str | None = None
     ats_rates_per_second: dict[str, float] = {}
     max_attempts: int = 12
     # json (one object per line, for log collectors) or text.
@@ -95,6 +101,16 @@ class Settings(BaseSettings):
     # The demo only (with allow_maildir): OAuth mailboxes read replies from <this>/<address>,
     # a local Maildir, instead of IMAP.
     oauth_inbound_maildir: Path | None = None
+
+    @field_validator("crelate_record_url", "clockwork_record_url")
+    @classmethod
+    def _record_url_pattern(cls, pattern: str | None) -> str | None:
+        from outbound.connectors.record_links import pattern_problem
+
+        problem = pattern_problem(pattern) if pattern else None
+        if problem:
+            raise ValueError(problem)
+        return pattern or None
 
     @field_validator("retention_days")
     @classmethod

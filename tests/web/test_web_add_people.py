@@ -5,7 +5,9 @@ the Crelate list picker's error where it was clicked; screenshots at 1280 and 39
 from __future__ import annotations
 
 import re
+import threading
 from pathlib import Path
+from typing import Any
 
 from playwright.sync_api import Page, expect
 
@@ -162,3 +164,51 @@ def test_paste_with_a_header_and_a_bad_line_added_once(
     expect(page.get_by_role("status")).to_contain_text("1 already in the sequence")
     ada = live.api("GET", "/contacts", params={"email": "ada@engines.example.com"}).json()[0]
     assert ada["company"] == "Babbage Ltd"
+
+
+def test_a_ten_thousand_row_file_shows_its_rows_counted_while_it_is_added(
+    page: Page, live: LiveTeam, crelate: Sim, shots: Shots, tmp_path: Path, monkeypatch: Any
+) -> None:
+    """While "Add" runs the step counts the rows as they go in (a progress record, polled);
+    then the per-row report replaces it. The live server's add waits after its first chunk
+    until the counter has shown, so the test sees it whatever the machine's speed."""
+    from outbound.service import enrollments
+
+    gate = threading.Event()
+    real = enrollments.add_contacts_in_chunks
+
+    def paused(*args: Any, progress: Any = None, **kw: Any) -> Any:
+        def then_wait(handled: int) -> None:
+            if progress is not None:
+                progress(handled)
+            gate.wait(60)  # after each chunk, until the test has seen the counter
+
+        return real(*args, progress=then_wait, **kw)
+
+    monkeypatch.setattr(enrollments, "add_contacts_in_chunks", paused)
+    seq = crelate_sequence(live)
+    big = tmp_path / "ten-thousand.csv"
+    rows = "".join(f"p{i}@scale.example.com,P{i},Person\n" for i in range(10_000))
+    big.write_text("email,first name,last name\n" + rows)
+    sign_in_with_keyboard(page, live, "owner")
+    page.goto(f"{live.url}/sequences/{seq}")
+    page.get_by_label("Upload a CSV").set_input_files(big)
+    page.get_by_role("button", name="Read the columns").click()
+    step = page.locator("#csv-step")
+    expect(step).to_contain_text("10000 of 10000 can be added")
+    try:
+        step.get_by_role("button", name="Add 10000 people").click()
+        progress = page.locator("#csv-progress")
+        expect(progress).to_contain_text("Adding: 500 of 10,000 rows added")
+        expect(progress.get_by_role("progressbar")).to_have_attribute("value", "500")
+        expect(step.get_by_role("button", name="Add 10000 people")).to_be_disabled()
+        shots(page, "csv-progress")
+        page.set_viewport_size({"width": 390, "height": 844})
+        assert not overflows_horizontally(page)
+        shots(page, "csv-progress-390px")
+        page.set_viewport_size({"width": 1280, "height": 900})
+    finally:
+        gate.set()
+    report = page.locator(".import-report")
+    expect(report).to_contain_text("10000 added", timeout=60_000)
+    expect(page.locator("#csv-progress")).to_have_count(0)  # the report replaced the counter

@@ -20,9 +20,13 @@ MANY = 820
 STEPS = [{"subject": "Hi {{first_name}}", "body": "Hello", "delay_days": 0}]
 
 
+# Contact 0's address is long enough to be cut in its column at 1280 px.
+LONG = "p0000.alexandria-catherine.montgomery-worthington@talent-acquisition.example.com"
+
+
 def person(i: int) -> dict[str, Any]:
     return {
-        "email": f"p{i:04d}@talent.example.com",
+        "email": LONG if i == 0 else f"p{i:04d}@talent.example.com",
         "first_name": "Person",
         "last_name": f"N{i:04d}",
         "company": "Initech",
@@ -76,8 +80,14 @@ def test_a_recruiter_works_through_820_contacts(
     sign_in_with_keyboard(page, live, "owner")
     page.goto(f"{live.url}/sequences/{seq}")
 
-    # Tabs with their counts; 50 rows a page, not 500 and not all.
+    # Tabs with their counts; 50 rows a page, not 500 and not all. The counts, the figures and
+    # the banners load after the rows (one read of the whole sequence the rows do not wait for).
     expect(tab(page, "All")).to_have_text("All 820")
+    figures = page.get_by_role("list", name="Figures")
+    expect(figures).to_contain_text("820 contacts")
+    expect(figures).to_contain_text("4 sent")
+    expect(figures).to_contain_text("2 replied (50%)")
+    expect(figures).not_to_have_attribute("aria-busy", "true")
     expect(tab(page, "All")).to_have_attribute("aria-current", "page")
     expect(tab(page, "Needs attention")).to_have_text("Needs attention 3")
     expect(tab(page, "Replied")).to_have_text("Replied 2")
@@ -104,6 +114,18 @@ def test_a_recruiter_works_through_820_contacts(
     # A refused row action says why on the row (no ATS connected yet).
     contact_row(page, 5).get_by_role("button", name="Resync Person N0005 to ATS").click()
     expect(contact_row(page, 5).get_by_role("alert")).to_contain_text("Connect an ATS")
+
+    # A long address is cut with an ellipsis on one line (never broken mid-word); the whole
+    # address is its title and on the contact's page.
+    email = page.locator("#contacts-list tbody tr", has_text="Person N0000").locator(".email")
+    expect(email).to_have_attribute("title", LONG)
+    one_line = email.evaluate(
+        """e => ({cut: e.scrollWidth > e.clientWidth,
+                  ellipsis: getComputedStyle(e).textOverflow === 'ellipsis',
+                  lines: Math.round(e.getBoundingClientRect().height /
+                                    parseFloat(getComputedStyle(e).lineHeight))})"""
+    )
+    assert one_line == {"cut": True, "ellipsis": True, "lines": 1}, one_line
 
     # Contact 801 by paging...
     for _ in range(20):
@@ -195,6 +217,24 @@ def test_a_recruiter_works_through_820_contacts(
     expect(result(page)).to_contain_text("Resync queued for 100.")
     rows = live.api("GET", f"/sequences/{seq}/contacts", params={"q": "N07", "limit": 200}).json()
     assert len(rows) == 100 and all(r["sync_state"] != "not_synced" for r in rows)
+    # Live progress that counts what is done, as the sequence-wide resync shows it.
+    progress = page.locator("#progress-bulk")
+    expect(progress).to_contain_text(
+        re.compile(r"Resync of the selected contacts: \d+ of 100 done")
+    )
+    shots(page, "contacts-bulk-resync-progress")
+    expect(progress).to_contain_text("Resync finished.", timeout=60_000)
+    expect(progress).to_contain_text("100 of 100 done")
+    # Again (all 100 synced or waiting): said as such, and the progress above stays.
+    page.get_by_label("Select all on this page").check()
+    page.get_by_role("button", name="Select all 100 matching").click()
+    page.locator("#bulk-form").get_by_role("button", name="Resync to Crelate").click()
+    expect(result(page)).to_contain_text(
+        "Nothing new to resync: 100 contacts are already synced or already waiting to sync."
+    )
+    expect(result(page)).not_to_contain_text("0 of")
+    expect(progress).to_contain_text("100 of 100 done")
+    shots(page, "contacts-bulk-resync-again")
     others = live.api("GET", f"/sequences/{seq}/contacts", params={"q": "N06", "limit": 200})
     assert {r["sync_state"] for r in others.json()} == {"not_synced"}
 
@@ -218,3 +258,13 @@ def test_a_recruiter_works_through_820_contacts(
     page.goto(f"{live.url}/sequences/{seq}")
     assert not overflows_horizontally(page)
     shots(page, "contacts-390px")
+    # The column headers are hidden on a phone: a sort menu stands in for them.
+    head = page.locator(".contacts-table thead").bounding_box()
+    assert head is not None and head["width"] <= 1  # clipped: for screen readers only
+    expect(page.get_by_label("Sort by")).to_be_visible()
+    page.get_by_label("Sort by").select_option(label="Name, Z to A")
+    expect(page).to_have_url(re.compile(r"sort=-name"))
+    expect(page.locator("#contacts-list tbody tr").first).to_contain_text("p0819@")
+    expect(page.get_by_label("Sort by")).to_have_value("-name")
+    assert not overflows_horizontally(page)
+    shots(page, "contacts-sorted-390px")

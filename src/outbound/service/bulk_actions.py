@@ -222,10 +222,12 @@ ACTS = {"pause": _pause, "resume": _resume, "remove": _remove, "move": _move}
 
 def _resync(db: Database, job: _Job, selection: Selection, size: int, result: BulkResult) -> None:
     """Through the resync of service.enrollments (its own chunks and batch): the whole
-    sequence in one batch, or each chunk of the selection in one."""
+    sequence in one batch; a selection in as few batches as it allows (up to MAX_IDS
+    contacts each, still committed ``size`` at a time), so that one live progress follows
+    them all."""
     whole = selection.ids is None and selection.flt == ContactFilter()
     parts: Iterator[list[int] | None] = (
-        iter([None]) if whole else _chunks(db, job.caller, job.sequence_id, selection, size)
+        iter([None]) if whole else _chunks(db, job.caller, job.sequence_id, selection, MAX_IDS)
     )
     for ids in parts:
         if ids is not None:

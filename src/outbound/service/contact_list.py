@@ -2,23 +2,26 @@
 keyset cursor (no OFFSET: a page costs the same at contact 50 or 100,000, and contacts added
 while someone pages appear at their place without shifting or repeating the others).
 
-The tabs come from outbound.domain.contact_tabs; the counts of all tabs are one grouped query."""
+The tabs come from outbound.domain.contact_tabs; the counts of all tabs are one grouped query
+(or, without a search, worked out from the sequence's groups the page reads anyway)."""
 
 from __future__ import annotations
 
 import base64
 import binascii
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
-from outbound.domain.contact_tabs import ALL, TAB_KEYS, TABS, Test, rules_before
+from outbound.domain.contact_tabs import ALL, TAB_KEYS, TABS, Test, rules_before, tab_of
 from outbound.domain.text import text_problem
 from outbound.service.caller import Caller
 from outbound.service.errors import Invalid
+from outbound.service.sequence_figures import Group
 from outbound.service.sequences import get_sequence
 from outbound.store.models import Contact, Enrollment
 
@@ -135,6 +138,15 @@ def count_tabs(session: Session, caller: Caller, sequence_id: int, q: str = "") 
     counts = {key: 0 for key in TAB_KEYS}
     for tab, n in session.execute(select(sub.c.tab, func.count()).group_by(sub.c.tab)):
         counts[tab] = int(n)
+    return {ALL: sum(counts.values()), **counts}
+
+
+def tab_counts_of(groups: Iterable[Group]) -> dict[str, int]:
+    """`count_tabs` without a search, from `sequence_figures.sequence_groups` (the domain's
+    rules in Python are the same rules count_tabs runs in SQL)."""
+    counts = dict.fromkeys(TAB_KEYS, 0)
+    for g in groups:
+        counts[tab_of(g.state, g.engagement, g.error_code, g.sentiment)] += g.contacts
     return {ALL: sum(counts.values()), **counts}
 
 

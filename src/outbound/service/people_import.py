@@ -11,11 +11,12 @@ with nothing to show for it but a sync error. Fixing the row and adding it again
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from outbound.connectors.registry import ATS
 from outbound.domain import people_import as rules
@@ -27,7 +28,7 @@ from outbound.service.contacts import normalise_email
 from outbound.service.errors import Invalid
 from outbound.service.sequences import get_sequence
 from outbound.store.db import Database
-from outbound.store.models import Contact
+from outbound.store.models import Contact, ImportRun, utcnow
 
 # Stored contacts read per query when checking names (bounded IN lists).
 LOOKUP_CHUNK = 500
@@ -151,20 +152,121 @@ def _stored(
     return {row.email: dict(zip(names, row[1:], strict=True)) for row in rows}
 
 
+# -- a file being added, as a progress record --------------------------------------------------
+# A CSV file being added is an ImportRun whose list_id is "csv:<token>": the token is made when
+# the mapping step is shown and sent with "Add", so the page can ask how far the add has got
+# (and a second submit of the same form finds the first instead of adding again). Its status:
+# pending (rows being checked), running (being added: ``added`` counts rows handled so far),
+# done (``added`` newly in the sequence, ``already_present`` were already in it) or failed.
+# No sync job drives it: nothing but these functions reads or writes it.
+CSV_RUN = "csv:"
+RUN_TOKEN = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+
+
+@dataclass(frozen=True)
+class CsvRun:
+    id: int
+    status: str  # pending (checking) | running (adding) | done | failed
+    total: int  # rows to add (0 while checking)
+    handled: int  # rows added or found already there, so far
+    added: int  # done: newly in the sequence (new or merged)
+    already_present: int  # done: already in the sequence
+    error: str | None
+
+    @property
+    def finished(self) -> bool:
+        return self.status in ("done", "failed")
+
+
+def begin_csv_run(
+    db: Database, caller: Caller, sequence_id: int, token: str
+) -> tuple[CsvRun, bool]:
+    """The run of this form's token, made now (True) or found from an earlier submit (False)."""
+    if not RUN_TOKEN.match(token):
+        raise Invalid("the form is out of date: read the file again", "file")
+    with db.session() as session:
+        get_sequence(session, caller, sequence_id)
+        found = _run_row(session, caller, sequence_id, token)
+        if found is not None:
+            return _view(found), False
+        run = ImportRun(
+            team_id=caller.team_id,
+            sequence_id=sequence_id,
+            user_id=caller.user_id,
+            list_id=CSV_RUN + token,
+        )
+        session.add(run)
+        session.flush()
+        return _view(run), True
+
+
+def csv_run(db: Database, caller: Caller, sequence_id: int, token: str) -> CsvRun | None:
+    """How far this form's add has got; None before it starts (or for a malformed token)."""
+    with db.read_session() as session:
+        get_sequence(session, caller, sequence_id)  # another team's sequence: 404 first
+        if not RUN_TOKEN.match(token):
+            return None
+        run = _run_row(session, caller, sequence_id, token)
+        return _view(run) if run is not None else None
+
+
+def fail_csv_run(db: Database, run_id: int, error: str) -> None:
+    _set(db, run_id, status="failed", error=error[:500], finished_at=utcnow())
+
+
+def _run_row(session: Any, caller: Caller, sequence_id: int, token: str) -> ImportRun | None:
+    return session.scalar(
+        select(ImportRun).where(
+            ImportRun.team_id == caller.team_id,
+            ImportRun.sequence_id == sequence_id,
+            ImportRun.list_id == CSV_RUN + token,
+        )
+    )
+
+
+def _view(run: ImportRun) -> CsvRun:
+    done = run.status == "done"
+    return CsvRun(
+        run.id,
+        run.status,
+        run.total,
+        run.added + run.already_present if done else run.added,
+        run.added if done else 0,
+        run.already_present,
+        run.error,
+    )
+
+
+def _set(db: Database, run_id: int, **values: Any) -> None:
+    # A transaction of its own, a row's few columns: the add's chunks commit apart from it.
+    with db.session() as session:
+        session.execute(update(ImportRun).where(ImportRun.id == run_id).values(**values))
+
+
 def add(
     db: Database,
     caller: Caller,
     sequence_id: int,
     checked: Checked,
     progress: enrollments.Progress | None = None,
+    run_id: int | None = None,
 ) -> ImportReport:
-    """Add the good rows (chunks that commit as they go) and say what became of every row."""
+    """Add the good rows (chunks that commit as they go) and say what became of every row;
+    with ``run_id``, the run's record counts the rows handled after each chunk."""
     good = checked.good
     result = enrollments.AddResult(0, 0, [])
-    if good:
-        result = enrollments.add_contacts_in_chunks(
-            db, caller, sequence_id, [r.data for r in good], progress=progress
-        )
+    if run_id is not None:
+        _set(db, run_id, status="running", total=len(good))
+        progress = _counting(db, run_id, progress)
+    try:
+        if good:
+            result = enrollments.add_contacts_in_chunks(
+                db, caller, sequence_id, [r.data for r in good], progress=progress
+            )
+    except Exception as exc:
+        if run_id is not None:
+            fail_csv_run(db, run_id, getattr(exc, "message", None) or "the add stopped")
+        raise
     report = ImportReport()
     for row in checked.rows:
         if row.reason is not None:
@@ -180,7 +282,26 @@ def add(
             )
         else:
             report.rows.append(RowReport(row.line, row.email, "added"))
+    if run_id is not None:
+        c = report.counts
+        _set(
+            db,
+            run_id,
+            status="done",
+            added=c["added"] + c["merged"],
+            already_present=c["already_in_sequence"],
+            finished_at=utcnow(),
+        )
     return report
+
+
+def _counting(db: Database, run_id: int, then: enrollments.Progress | None) -> enrollments.Progress:
+    def progress(handled: int) -> None:
+        _set(db, run_id, added=handled)
+        if then is not None:
+            then(handled)
+
+    return progress
 
 
 def _updated_words(fields: Sequence[str]) -> str:

@@ -7,17 +7,23 @@ summaries)."""
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from outbound.connectors.registry import ATS
+from outbound.connectors.record_links import record_link
+from outbound.connectors.registry import ATS, base_url
 from outbound.domain.problems import when
 from outbound.domain.vocabulary import PROVIDER_TITLES
+from outbound.service.ats_calls import call_ats
 from outbound.service.caller import Caller
 from outbound.service.enrollments import get_enrollment
+from outbound.service.errors import ServiceError
+from outbound.settings import Settings
 from outbound.store.models import (
     ActivityEvent,
     AtsEffect,
@@ -231,7 +237,8 @@ class AtsRecord:
     provider: str
     title: str  # "Crelate"
     record_id: str
-    url: str | None  # None: the connector knows no link pattern; the id is shown
+    url: str | None  # None: no pattern applies (or the id failed its check); the id is shown
+    url_confirmed: bool = False  # False: the connector's unverified pattern, said on the page
 
 
 @dataclass(frozen=True)
@@ -241,19 +248,38 @@ class HistoryLine:
     state: str  # done | unconfirmed (begun, outcome unknown) | retrying | failed
 
 
-def ats_record(enrollment: Enrollment) -> AtsRecord | None:
-    provider = (enrollment.sync_snapshot or {}).get("provider")
+def ats_record(enrollment: Enrollment, settings: Settings) -> AtsRecord | None:
+    """The contact's ATS record, with a link to its page when a pattern is configured or the
+    connector has an (unverified) one for the ATS the connection calls."""
+    snapshot = enrollment.sync_snapshot or {}
+    provider = snapshot.get("provider")
     if not enrollment.ats_record_id or not provider:
         return None
-    # No connector states a URL pattern for its records yet: the id is what can be shown.
+    org = str(snapshot.get("ats_org") or "")
+    # Crelate's organisation is the API URL its connection called; otherwise, this server's.
+    api = org if org.startswith(("http://", "https://")) or provider not in ATS else None
+    link = record_link(
+        provider,
+        enrollment.ats_record_id,
+        org,
+        api or base_url(provider, settings),
+        getattr(settings, f"{provider}_record_url", None),
+    )
     return AtsRecord(
-        provider, PROVIDER_TITLES.get(provider, provider), enrollment.ats_record_id, None
+        provider,
+        PROVIDER_TITLES.get(provider, provider),
+        enrollment.ats_record_id,
+        link.url if link else None,
+        link.confirmed if link else False,
     )
 
 
-def ats_history(session: Session, enrollment: Enrollment) -> list[HistoryLine]:
+def ats_history(
+    session: Session, enrollment: Enrollment, job_titles: Mapping[str, str] | None = None
+) -> list[HistoryLine]:
     """What Outbound wrote in the ATS for the contact (the effect ledger) and the sync work
-    that failed or waits to retry, oldest first, in sentences."""
+    that failed or waits to retry, oldest first, in sentences; a job is named by its title
+    when ``job_titles`` (see ``job_titles``) has it, else by its id."""
     contact = session.get(Contact, enrollment.contact_id)
     assert contact is not None
     name = " ".join(p for p in (contact.first_name, contact.last_name) if p) or contact.email
@@ -277,7 +303,7 @@ def ats_history(session: Session, enrollment: Enrollment) -> list[HistoryLine]:
     stages = _stages(session, effects)
     subjects = _subjects(session, effects)
     for effect in effects:
-        text = effect_sentence(effect, name, stages, subjects)
+        text = effect_sentence(effect, name, stages, subjects, job_titles or {})
         if effect.state != "done":
             text += " (not confirmed yet: checked with the ATS on the next try)"
         state = "done" if effect.state == "done" else "unconfirmed"
@@ -299,7 +325,11 @@ def ats_history(session: Session, enrollment: Enrollment) -> list[HistoryLine]:
 
 
 def effect_sentence(
-    effect: AtsEffect, name: str, stages: dict[int, str], subjects: dict[int, tuple[str, str]]
+    effect: AtsEffect,
+    name: str,
+    stages: dict[int, str],
+    subjects: dict[int, tuple[str, str]],
+    job_titles: Mapping[str, str] | None = None,
 ) -> str:
     title = PROVIDER_TITLES.get(effect.provider, effect.provider)
     spec = ATS.get(effect.provider)
@@ -310,7 +340,8 @@ def effect_sentence(
     if kind == "details":
         return f"Completed the {title} record's details (email, phone)"
     if kind == "attach":
-        return f"Added to {job_word} {target}"
+        named = (job_titles or {}).get(target.lower())
+        return f'Added to {job_word} "{named}"' if named else f"Added to {job_word} {target}"
     if kind == "stage":
         stage = stages.get(_int(target))
         return f"Moved to {stage}" if stage else "Moved to the next pipeline stage"
@@ -324,6 +355,41 @@ def effect_sentence(
     if kind == "update":
         return f"Updated the {title} record's fields"
     return f"Wrote {effect.effect} in {title}"
+
+
+# -- job/project titles, for the history's "Added to job …" ------------------------------------
+# The contact page waits for the ATS's job list: a hanging ATS costs this, then ids are shown.
+JOB_TITLES_TIMEOUT = 4.0
+
+
+def attached_job_ids(session: Session, enrollment: Enrollment) -> list[str]:
+    """The jobs/projects the contact's ATS history names (what ``job_titles`` is asked for)."""
+    effects = session.scalars(
+        select(AtsEffect.effect)
+        .where(AtsEffect.contact_id == enrollment.contact_id, AtsEffect.effect.like("attach:%"))
+        .limit(HISTORY_LIMIT)
+    )
+    return sorted({e.partition(":")[2] for e in effects})
+
+
+def job_titles(
+    provider: str, credentials: dict[str, Any], settings: Settings, wanted: list[str]
+) -> dict[str, str]:
+    """Title by (lower-case) id of the jobs/projects wanted, from the same list the Syncing
+    tab's picker shows. Call it with no transaction open, once per page view; an ATS that
+    cannot be reached gives {} (the ids are shown): the page never fails for a title."""
+    if not wanted:
+        return {}
+
+    async def jobs(connector: Any) -> Any:
+        return await connector.list_jobs()
+
+    try:
+        found = call_ats(provider, credentials, settings, jobs, timeout=JOB_TITLES_TIMEOUT)
+    except ServiceError:
+        return {}
+    ids = {w.lower() for w in wanted}
+    return {j.id.lower(): j.name for j in found if j.name and j.id.lower() in ids}
 
 
 def failure_sentence(job: SyncJob, ats: str) -> str:

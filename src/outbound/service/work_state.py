@@ -9,6 +9,7 @@ connections: the dashboard reads the whole team at once, a sequence page one seq
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -20,6 +21,7 @@ from outbound.domain.contact_status import BLOCKS_SENDING
 from outbound.domain.vocabulary import PROVIDER_TITLES
 from outbound.service.caller import Caller
 from outbound.service.errors import NotFound
+from outbound.service.sequence_figures import Group
 from outbound.store.models import (
     AtsConnection,
     Enrollment,
@@ -258,8 +260,25 @@ class _Counts:
     latest_job: int | None = None
 
 
+# (sequence, sync state, error code, contacts, of them to be emailed, of them active)
+CountRow = tuple[int, str, str | None, int, int, int]
+
+
+def count_rows_of(sequence_id: int, groups: Iterable[Group]) -> list[CountRow]:
+    """What enrollment_counts_statement answers for one sequence, from the groups its page
+    has already read (sequence_figures.sequence_groups): no second read of its enrollments."""
+    rows: dict[tuple[str, str | None], list[int]] = {}
+    for g in groups:
+        row = rows.setdefault((g.sync_state, g.error_code), [0, 0, 0])
+        active = g.state == "active"
+        row[0] += g.contacts
+        row[1] += g.due if active else 0
+        row[2] += g.contacts if active else 0
+    return [(sequence_id, sync, code, n, due, act) for (sync, code), (n, due, act) in rows.items()]
+
+
 def _read(
-    session: Session, team_id: int, sequence_id: int | None
+    session: Session, team_id: int, sequence_id: int | None, given: list[CountRow] | None = None
 ) -> tuple[list[SequenceWork], dict[int, _Counts], dict[int, AtsConnection], dict[int, Mailbox]]:
     sequences = [
         SequenceWork(sid, name, owner_id, owner_name, steps)
@@ -275,9 +294,12 @@ def _read(
         m.user_id: m for m in session.scalars(select(Mailbox).where(Mailbox.team_id == team_id))
     }
     counts: dict[int, _Counts] = {}
-    for sid, state, code, n, to_email, active in session.execute(
-        enrollment_counts_statement(team_id, sequence_id)
-    ):
+    rows = (
+        given
+        if given is not None
+        else session.execute(enrollment_counts_statement(team_id, sequence_id))
+    )
+    for sid, state, code, n, to_email, active in rows:
         c = counts.setdefault(sid, _Counts())
         c.by_state[state] = c.by_state.get(state, 0) + n
         if state == "failed":
@@ -526,11 +548,15 @@ def team_work(session: Session, caller: Caller) -> TeamWork:
     return TeamWork(cards, shown)
 
 
-def sequence_warnings(session: Session, caller: Caller, sequence_id: int) -> list[Warning]:
+def sequence_warnings(
+    session: Session, caller: Caller, sequence_id: int, groups: Iterable[Group] | None = None
+) -> list[Warning]:
     """What the sequence's page should warn about (its stuck work first), in a fixed number
-    of statements whatever the size of the sequence."""
+    of statements whatever the size of the sequence; with ``groups`` (the page's one read of
+    its enrollments), no read of the enrollments of its own."""
     now = utcnow()
-    sequences, counts, conns, mailboxes = _read(session, caller.team_id, sequence_id)
+    given = None if groups is None else count_rows_of(sequence_id, groups)
+    sequences, counts, conns, mailboxes = _read(session, caller.team_id, sequence_id, given)
     if not sequences:
         raise NotFound(f"sequence {sequence_id} not found", "sequence_id")
     seq = sequences[0]

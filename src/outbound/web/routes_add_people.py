@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import secrets
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -261,6 +262,8 @@ def _mapping_step(
         columns=columns,
         choices=_choices(table, columns),
         checked=checked,
+        # Names this add's progress record: "Add" sends it, the progress poll asks for it.
+        run_token=secrets.token_urlsafe(16),
     )
 
 
@@ -288,17 +291,47 @@ def csv_add(
     sequence_id: int, request: Request, db: DbDep, form: FormDep, data: UploadDep
 ) -> Response:
     """Add the good rows of the file (chunks that commit as they go, in the thread pool: a
-    10,000-row file holds neither the database nor the server), then the report."""
+    10,000-row file holds neither the database nor the server), then the report. With the
+    mapping step's token, a progress record counts the rows as they go in (the page polls it),
+    and the same form sent again shows the first add's progress instead of adding twice."""
     try:
         caller = _caller(request, db, sequence_id)
     except ServiceError as exc:
         return alert(exc.message, exc.status_code)
+    token = str(form.get("run") or "")
+    run_id = None
+    if token:
+        try:
+            run, new = people_import.begin_csv_run(db, caller, sequence_id, token)
+        except ServiceError as exc:
+            return _box(
+                request,
+                db,
+                sequence_id,
+                "_import_file_error.html",
+                422,
+                errors={"file": exc.message},
+            )
+        if not new:
+            return _box(
+                request,
+                db,
+                sequence_id,
+                "_import_progress.html",
+                200,
+                run=run,
+                token=token,
+                again=True,
+            )
+        run_id = run.id
     try:
         _, _, checked = _read_csv(data, form, caller, db, sequence_id)
     except FormInvalid:
+        if run_id is not None:
+            people_import.fail_csv_run(db, run_id, "the file or its mapping could not be read")
         return _mapping_step(request, db, sequence_id, form, data, 422)
     try:
-        report = attempt(lambda: people_import.add(db, caller, sequence_id, checked))
+        report = attempt(lambda: people_import.add(db, caller, sequence_id, checked, run_id=run_id))
     except FormInvalid as exc:
         return _box(request, db, sequence_id, "_import_file_error.html", 422, errors=exc.errors)
     return _box(
@@ -310,6 +343,19 @@ def csv_add(
         report=report,
         skipped_csv=_skipped_csv(report),
     )
+
+
+@router.get("/sequences/{sequence_id}/contacts/csv/progress")
+def csv_progress(sequence_id: int, request: Request, db: DbDep, run: str = "") -> Response:
+    """How far the file being added has got: polled by the add step while "Add" runs."""
+    with db.read_session() as session:
+        caller, _ = current_caller(request, session)
+    try:
+        found = people_import.csv_run(db, caller, sequence_id, run)
+    except ServiceError as exc:
+        return alert(exc.message, exc.status_code)
+    context = {"run": found, "token": run, "seq_id": sequence_id, "again": False}
+    return templates.TemplateResponse(request, "_import_progress.html", context)
 
 
 def _skipped_csv(report: people_import.ImportReport) -> str:

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
-from outbound.api.deps import DbDep, SettingsDep
+from outbound.api.deps import BoxDep, DbDep, SettingsDep
 from outbound.api.schemas import ContactPatch
 from outbound.domain.contact_status import contact_status
 from outbound.domain.templates import STANDARD_VARIABLES
@@ -25,6 +25,7 @@ from outbound.store.models import Contact, Enrollment
 from outbound.web.deps import FormDep
 from outbound.web.forms import FormInvalid, blank_to_none, parse
 from outbound.web.render import page, templates
+from outbound.web.sequence_page import owner_credentials
 from outbound.web.session import check_csrf, csrf_token, current_caller
 
 router = APIRouter(include_in_schema=False)
@@ -46,18 +47,21 @@ MISSING = re.compile(r"\{\{(\w+)\}\}")
 
 
 @router.get("/enrollments/{eid}")
-def contact_page(eid: int, request: Request, db: DbDep) -> Response:
+def contact_page(
+    eid: int, request: Request, db: DbDep, box: BoxDep, settings: SettingsDep
+) -> Response:
     """The contact panel: the panel alone for htmx, else the full page around it."""
+    titles = _job_titles(request, db, box, settings, eid)
     with db.read_session() as session:
         caller, user = current_caller(request, session)
-        context = _panel_context(session, caller, eid)
+        context = _panel_context(session, caller, eid, settings, titles)
         context["values"] = _values(context["c"])
         return _render(request, user, context)
 
 
 @router.post("/enrollments/{eid}/contact", dependencies=CSRF)
 def save_contact(
-    eid: int, request: Request, db: DbDep, settings: SettingsDep, form: FormDep
+    eid: int, request: Request, db: DbDep, box: BoxDep, settings: SettingsDep, form: FormDep
 ) -> Response:
     """Save the fields (the API's ContactPatch rules, errors beside each field); with
     action=resume, then resume the contact: its next step is rendered again at once, and a
@@ -82,25 +86,32 @@ def save_contact(
                 )
                 notes.append(_resume_note(e))
     except FormInvalid as exc:
-        return _failed(request, db, eid, typed, variables, exc.errors)
+        return _failed(request, db, box, settings, eid, typed, variables, exc.errors)
     except ServiceError as exc:
         if exc.status_code == 404:
             raise
         field = exc.field if exc.field in typed else "form"
-        return _failed(request, db, eid, typed, variables, {field: exc.message})
+        return _failed(request, db, box, settings, eid, typed, variables, {field: exc.message})
+    titles = _job_titles(request, db, box, settings, eid)
     with db.read_session() as session:
         caller, user = current_caller(request, session)
-        context = _panel_context(session, caller, eid)
+        context = _panel_context(session, caller, eid, settings, titles)
         context |= {"values": _values(context["c"]), "notes": notes}
         return _render(request, user, context)
 
 
 @router.get("/enrollments/{eid}/timeline")
 def timeline(
-    eid: int, request: Request, db: DbDep, before: Annotated[int | None, Query(ge=1)] = None
+    eid: int,
+    request: Request,
+    db: DbDep,
+    box: BoxDep,
+    settings: SettingsDep,
+    before: Annotated[int | None, Query(ge=1)] = None,
 ) -> Response:
     """The contact's timeline: thread and ATS history, with the latest ATS calls as technical
     details; with ``before``, only the page of calls before that one ("Show earlier")."""
+    titles = {} if before is not None else _job_titles(request, db, box, settings, eid)
     with db.read_session() as session:
         caller, _ = current_caller(request, session)
         calls = timelines.timeline_page(session, caller, eid, timelines.PAGE_SIZE, before)
@@ -116,14 +127,32 @@ def timeline(
             "e": e,
             "summaries": timelines.summaries_of(session, e),
             "thread": timelines.thread_of(session, e),
-            "record": timelines.ats_record(e),
-            "history": timelines.ats_history(session, e),
+            "record": timelines.ats_record(e, settings),
+            "history": timelines.ats_history(session, e, titles),
         }
         return templates.TemplateResponse(request, "_timeline.html", context)
 
 
 # -- helpers ------------------------------------------------------------------------------
-def _panel_context(session: Session, caller: Caller, eid: int) -> dict[str, Any]:
+def _job_titles(request: Request, db: Any, box: Any, settings: Any, eid: int) -> dict[str, str]:
+    """The titles of the jobs the contact's history names, asked of the sequence owner's ATS
+    once per view with no transaction open; {} (ids shown) when there is none to ask."""
+    with db.read_session() as session:
+        caller, _ = current_caller(request, session)
+        e = enrollments.get_enrollment(session, caller, eid)
+        wanted = timelines.attached_job_ids(session, e)
+        sequence_id, provider = e.sequence_id, (e.sync_snapshot or {}).get("provider")
+    if not wanted:
+        return {}
+    access = owner_credentials(request, db, box, sequence_id)
+    if access is None or access[0] != provider:
+        return {}
+    return timelines.job_titles(*access, settings, wanted)
+
+
+def _panel_context(
+    session: Session, caller: Caller, eid: int, settings: Any, titles: dict[str, str]
+) -> dict[str, Any]:
     e = enrollments.get_enrollment(session, caller, eid)
     c = session.get(Contact, e.contact_id)
     assert c is not None
@@ -137,8 +166,8 @@ def _panel_context(session: Session, caller: Caller, eid: int) -> dict[str, Any]
         "provider": (e.sync_snapshot or {}).get("provider"),
         "problems": contact_problems.problems_of(session, e),
         "thread": timelines.thread_of(session, e),
-        "record": timelines.ats_record(e),
-        "history": timelines.ats_history(session, e),
+        "record": timelines.ats_record(e, settings),
+        "history": timelines.ats_history(session, e, titles),
         "calls": calls.calls,
         "next_before": calls.next_before,
         "summaries": calls.summaries,
@@ -218,6 +247,8 @@ def _words(fields: list[str]) -> str:
 def _failed(
     request: Request,
     db: Any,
+    box: Any,
+    settings: Any,
     eid: int,
     typed: dict[str, str],
     variables: dict[str, str],
@@ -231,9 +262,10 @@ def _failed(
         if field.startswith("custom_variables."):
             field = VARIABLE_FIELD + field.removeprefix("custom_variables.")
         shown[field if field in values else "form"] = message
+    titles = _job_titles(request, db, box, settings, eid)
     with db.read_session() as session:
         caller, user = current_caller(request, session)
-        context = _panel_context(session, caller, eid)
+        context = _panel_context(session, caller, eid, settings, titles)
         context |= {"values": values, "errors": shown}
         return _render(request, user, context, 422)
 

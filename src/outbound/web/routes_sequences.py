@@ -515,6 +515,11 @@ def _syncing_page(
     with db.session() as session:  # get_settings may create the owner's default row
         caller, user = current_caller(request, session)
         ctx = sequence_context(session, caller, sequence_id)
+        seq = ctx["seq"]
+        if seq.job_id and seq.job_id not in dict(jobs):
+            # Not listed (the ATS unreachable, or the job gone): kept as the choice, named by
+            # its id, so that saving the tab does not silently clear the sequence's job.
+            jobs = [*jobs, (seq.job_id, f"{seq.job_id} (its title could not be loaded)")]
         return page(
             request,
             "sequence_syncing.html",
@@ -524,7 +529,7 @@ def _syncing_page(
             tab="syncing",
             jobs=jobs,
             record_types=RECORD_TYPES,
-            defaults=_defaults(session, ctx["seq"], jobs),
+            defaults=_defaults(session, seq, jobs),
             **ctx,
             **extra,
         )

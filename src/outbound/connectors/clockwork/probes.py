@@ -17,6 +17,7 @@ from outbound.connectors.clockwork.connector import (
     parse_stamp,
 )
 from outbound.connectors.probes import ProbeContext, ProbeFn, ProbeResult, differs, holds, skipped
+from outbound.connectors.record_links import self_links
 from outbound.http import build_client
 
 V3_STAMP = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$")
@@ -256,6 +257,21 @@ async def page_size(c: ClockworkConnector, ctx: ProbeContext) -> ProbeResult:
     return holds("clockwork.page_size", f"limit={unverified.PAGE_SIZE} accepted ({len(people)})")
 
 
+async def record_url(c: ClockworkConnector, ctx: ProbeContext) -> ProbeResult:
+    name = "clockwork.record_url"
+    people = await _people(c, ctx)
+    if not people:
+        return skipped(name, "no person listed")
+    for person in people:
+        for field, address in self_links(person, str(person.get("id") or "")):
+            return differs(name, f"a person carries their own link in {field}: {address}")
+    return holds(
+        name,
+        "no link on people: open a person in Clockwork and compare its address with "
+        f"{unverified.RECORD_URL} (else set OUTBOUND_CLOCKWORK_RECORD_URL)",
+    )
+
+
 PROBES: dict[str, ProbeFn] = {
     "clockwork.search_matches_email": search_matches_email,
     "clockwork.person_shape": person_shape,
@@ -273,4 +289,5 @@ PROBES: dict[str, ProbeFn] = {
     "clockwork.pipeline_shapes": pipeline_shapes,
     "clockwork.candidacy_person_filter": candidacy_person_filter,
     "clockwork.page_size": page_size,
+    "clockwork.record_url": record_url,
 }

@@ -126,6 +126,19 @@ ERROR_MESSAGE_KEYS = ("message", "data.message")
 # probe: clockwork.rate_limit_headers
 RATE_LIMIT_STATUS = 429
 
+# -- the person's web page (the contact page's "Open in Clockwork") --------------------------------
+
+# No Clockwork page documents it, and the only public evidence disagrees with itself: a
+# prototype's build plan links people to https://{firm}.clockworkrecruiting.com/firm/people#id:{id},
+# the code generated from it to .../firm/people/{id}. The plan's form is kept (an odd shape, more
+# likely seen than invented); the page says the pattern is unconfirmed. Used only when the
+# connection talks to Clockwork itself ({firm} is its subdomain); an administrator overrides it
+# with OUTBOUND_CLOCKWORK_RECORD_URL. A web page cannot be checked over the API: the probe only
+# looks for a link the person itself carries.
+# probe: clockwork.record_url
+RECORD_URL = "https://{firm}.clockworkrecruiting.com/firm/people#id:{id}"
+RECORD_URL_HOSTS = ("api.clockworkrecruiting.com",)
+
 # What each `outbound doctor` probe would check against a real account, read-only.
 PROBES: dict[str, str] = {
     "clockwork.search_matches_email": "GET /people?limit=1, then GET /people_search?q=<its "
@@ -159,4 +172,6 @@ PROBES: dict[str, str] = {
     "clockwork.candidacy_person_filter": "GET /projects/{id}/candidacies?person_id=<a person "
     "not on it>: answers no items (a filter that is ignored answers the whole project)",
     "clockwork.page_size": "GET /people?limit=100: up to 100 items come back (no cap below)",
+    "clockwork.record_url": "GET /people?limit=5: whether a person carries a link to their own "
+    "web page (the address pattern itself can only be checked in a browser)",
 }

@@ -20,6 +20,7 @@ from outbound.connectors.base import (
 from outbound.connectors.crelate import unverified
 from outbound.connectors.crelate.connector import CrelateConnector
 from outbound.connectors.probes import ProbeContext, ProbeFn, ProbeResult, differs, holds, skipped
+from outbound.connectors.record_links import self_links
 
 
 async def _data(c: CrelateConnector, path: str, **params: Any) -> Any:
@@ -246,6 +247,23 @@ async def custom_field_write(c: CrelateConnector, ctx: ProbeContext) -> ProbeRes
     return differs(name, f"{custom[0]} read back as {value!r}")
 
 
+async def record_url(c: CrelateConnector, ctx: ProbeContext) -> ProbeResult:
+    name = "crelate.record_url"
+    contacts = await _data(c, "/contacts", limit=1)
+    if not contacts:
+        return skipped(name, "needs one contact in the account")
+    contact = contacts[0]
+    found = list(self_links(contact, str(contact.get("Id") or "")))
+    if found:
+        field, address = found[0]
+        return differs(name, f"the record carries its own link in {field}: {address}")
+    return holds(
+        name,
+        "no link in the record: open a contact in Crelate and compare its address with "
+        f"{unverified.RECORD_URL} (else set OUTBOUND_CRELATE_RECORD_URL)",
+    )
+
+
 PROBES: dict[str, ProbeFn] = {
     "crelate.users_me": users_me,
     "crelate.record_types": record_types,
@@ -261,4 +279,5 @@ PROBES: dict[str, ProbeFn] = {
     "crelate.duplicate_check": duplicate_check,
     "crelate.stage_change": stage_change,
     "crelate.custom_field_write": custom_field_write,
+    "crelate.record_url": record_url,
 }

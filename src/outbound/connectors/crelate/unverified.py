@@ -90,6 +90,18 @@ ATTACH_IS_IDEMPOTENT = True
 # probe: crelate.rate_limit_headers
 RETRY_AFTER_IN_SECONDS = True
 
+# The web address of a contact record, for "Open in Crelate" on the contact page. No Crelate
+# page documents it; public code that links to Crelate builds this address (mferriolo/matchpoint:
+# supabase/functions/find-contacts and its Crelate push, "Open in Crelate"; a Drupal module's
+# comment gives the same without "/summary"). Used only when the connection talks to Crelate
+# itself: the web app is on the API's host ({host}: app.crelate.com, or sandbox.crelate.com for a
+# sandbox key); a simulator has no web pages. An administrator overrides it with
+# OUTBOUND_CRELATE_RECORD_URL. A web page cannot be checked over the API: the probe only looks
+# for a link the record itself carries.
+# probe: crelate.record_url
+RECORD_URL = "https://{host}/go#stage/_Contacts/DefaultView/{id}/summary"
+RECORD_URL_HOSTS = ("app.crelate.com", "sandbox.crelate.com")
+
 # What each probe checks against a real account. Read-only unless marked "write".
 PROBES: dict[str, str] = {
     "crelate.users_me": "GET /users/me answers the key's owner (else: learned from CreatedById)",
@@ -109,4 +121,6 @@ PROBES: dict[str, str] = {
     "crelate.stage_change": "write: a throw-away contact is put on a job and moved a stage "
     "(POST re-post or PUT), then deleted",
     "crelate.custom_field_write": "write: a throw-away contact keeps a custom field, then deleted",
+    "crelate.record_url": "GET /contacts?limit=1: whether the record carries a link to its own "
+    "web page (the address pattern itself can only be checked in a browser)",
 }

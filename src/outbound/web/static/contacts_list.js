@@ -1,5 +1,6 @@
 // The contacts list's selection: "select all on this page", "select all N matching", and the
-// count the bulk bar shows. Event delegation on the document: the list is swapped by htmx.
+// count the bulk bar shows; "N matching" once the tabs have loaded their counts. Event
+// delegation on the document: the list is swapped by htmx.
 (function () {
   "use strict";
 
@@ -21,7 +22,16 @@
     var picked = items.filter(function (b) { return b.checked; }).length;
     var all = document.getElementById("bulk-all");
     var everything = all && all.value === "1";
-    var matching = parseInt(root.getAttribute("data-matching") || "0", 10);
+    // The tabs load their counts after the rows: until then "N matching" is not known.
+    var tabs = document.getElementById("contacts-tabs");
+    var known = !!tabs && tabs.hasAttribute("data-matching");
+    var matching = known ? parseInt(tabs.getAttribute("data-matching"), 10) : 0;
+    root.querySelectorAll(".matching-of").forEach(function (el) {
+      el.textContent = known ? " of " + matching : "";
+    });
+    root.querySelectorAll(".matching-n").forEach(function (el) {
+      el.textContent = known ? String(matching) : "";
+    });
     var page = document.getElementById("select-page");
     if (page) {
       page.checked = items.length > 0 && picked === items.length;
@@ -36,7 +46,7 @@
     }
     var offer = document.getElementById("bulk-all-offer");
     if (offer) {
-      offer.hidden = everything || picked !== items.length || matching <= items.length;
+      offer.hidden = everything || !known || picked !== items.length || matching <= items.length;
     }
     var remove = document.getElementById("bulk-remove");
     if (remove) {
@@ -47,6 +57,11 @@
 
   document.addEventListener("change", function (event) {
     var target = event.target;
+    // The phone's sort menu applies at once (a plain GET: the URL keeps the sort).
+    if (target instanceof HTMLSelectElement && target.id === "contacts-sort" && target.form) {
+      target.form.submit();
+      return;
+    }
     if (!(target instanceof HTMLInputElement)) { return; }
     if (target.id === "select-page") {
       boxes().forEach(function (b) { b.checked = target.checked; });
@@ -60,7 +75,8 @@
 
   document.addEventListener("click", function (event) {
     var target = event.target;
-    if (target instanceof HTMLElement && target.id === "bulk-select-matching") {
+    // The button holds the count in a span of its own: the click may land on either.
+    if (target instanceof Element && target.closest("#bulk-select-matching")) {
       boxes().forEach(function (b) { b.checked = true; });
       setAll(true);
       refresh();
