@@ -4,6 +4,8 @@ commit, yet each caller sees exactly what a transaction of its own would have gi
 from __future__ import annotations
 
 import asyncio
+import threading
+import time
 from typing import Any
 
 import pytest
@@ -117,3 +119,30 @@ def test_a_caller_learns_of_success_only_once_others_can_read_it(db: Database) -
     assert seen == [True] * 10
     with db.read_session() as s:
         assert s.scalar(select(func.count(Team.id))) == 10
+
+
+def test_callers_are_cancelled_with_the_group_not_left_waiting(db: Database) -> None:
+    """The worker's loop closing mid-commit: the callers of that batch and of the next are
+    cancelled (and can end) instead of waiting for ever for a commit nobody will make."""
+    group = GroupCommit(db)
+    started = threading.Event()
+
+    def slow(session: Session) -> int:
+        started.set()
+        time.sleep(0.3)
+        return 1
+
+    async def main() -> tuple[asyncio.Future[Any], asyncio.Future[Any], set[Any]]:
+        first = asyncio.ensure_future(group.run(slow))
+        while not started.is_set():
+            await asyncio.sleep(0.01)
+        second = asyncio.ensure_future(group.run(add_team("queued")))
+        await asyncio.sleep(0)
+        assert group._flusher is not None
+        group._flusher.cancel()
+        _, pending = await asyncio.wait({first, second}, timeout=5)
+        return first, second, pending
+
+    first, second, pending = asyncio.run(main())
+    assert not pending
+    assert first.cancelled() and second.cancelled()

@@ -66,13 +66,16 @@ class GroupCommit:
             self.units += len(batch)
             try:
                 outcomes = await self.db.in_thread(self._commit, [u.work for u in batch])
-            except BaseException as exc:  # the transaction as a whole failed: nobody's work holds
+            except Exception as exc:  # the transaction as a whole failed: nobody's work holds
                 for unit in batch:
                     if not unit.done.done():
                         unit.done.set_exception(exc)
-                if not isinstance(exc, Exception):
-                    raise
                 continue
+            except BaseException:  # cancelled (the loop is closing): so is everyone waiting
+                for unit in (*batch, *self._waiting):
+                    unit.done.cancel()
+                self._waiting.clear()
+                raise
             for unit, (ok, value) in zip(batch, outcomes, strict=True):
                 if unit.done.done():  # its caller was cancelled meanwhile
                     continue
