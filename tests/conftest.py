@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -195,6 +196,30 @@ class Team:
 
     def call(self, method: str, path: str, role: str = "owner", **kw: Any) -> httpx.Response:
         return self.client.request(method, "/api/v1" + path, headers=self.headers(role), **kw)
+
+
+def web_csrf(team: Team, path: str) -> str:
+    match = re.search(r'name="csrf_token" value="([^"]+)"', team.client.get(path).text)
+    assert match
+    return match.group(1)
+
+
+def sign_in_owner(team: Team, db: Database, password: str = "pw-owner-123") -> None:
+    """The team's owner, given ``password``, signed in on the web pages of ``team.client``."""
+    from outbound.store.models import User
+    from outbound.web.session import hash_password
+
+    with db.session() as session:
+        user = session.get(User, team.user_ids["owner"])
+        assert user is not None
+        user.password_hash = hash_password(password)
+        email = user.email
+    signed_in = team.client.post(
+        "/login",
+        data={"email": email, "password": password, "csrf_token": web_csrf(team, "/login")},
+        follow_redirects=False,
+    )
+    assert signed_in.status_code == 303
 
 
 @pytest.fixture

@@ -25,9 +25,8 @@ from outbound.service.sequence_figures import (
     sequence_groups,
 )
 from outbound.store.db import Database
-from outbound.store.models import Sequence, User, utcnow
-from outbound.web.session import hash_password
-from tests.conftest import Team, database_url
+from outbound.store.models import Sequence, utcnow
+from tests.conftest import Team, database_url, sign_in_owner
 from tests.seeding import Seat, add_connection, enrol_many, planned_session
 from tests.statements import statements_sent
 from tests.test_query_plans import assert_reads, plan_of
@@ -60,19 +59,8 @@ def seat(team: Team, db: Database) -> Seat:
     r = team.call("POST", "/sequences", json={"name": "Big", "steps": [step]})
     assert r.status_code == 201, r.text
     with db.session() as s:
-        owner = s.get(User, team.user_ids["owner"])
-        assert owner is not None
-        owner.password_hash = hash_password(PASSWORD)
-        conn = add_connection(s, team.team_id, owner.id, "owner", "Owner")
-    form = team.client.get("/login").text
-    token = re.search(r'name="csrf_token" value="([^"]+)"', form)
-    assert token
-    signed_in = team.client.post(
-        "/login",
-        data={"email": "owner@acme.test", "password": PASSWORD, "csrf_token": token.group(1)},
-        follow_redirects=False,
-    )
-    assert signed_in.status_code == 303
+        conn = add_connection(s, team.team_id, team.user_ids["owner"], "owner", "Owner")
+    sign_in_owner(team, db, PASSWORD)
     return Seat(team.team_id, team.user_ids["owner"], conn, r.json()["id"])
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Sim, Team
+from tests.conftest import Sim, Team, sign_in_owner, web_csrf
 from tests.test_api_core import make_sequence
 from tests.test_sync_clockwork import connect as connect_clockwork
 from tests.test_sync_clockwork import people_with, project_named
@@ -257,30 +257,6 @@ def test_job_check_when_the_ats_cannot_say(team: Team, crelate: Sim) -> None:
     )
     assert same.status_code == 200, same.text
     crelate.faults(error_rate=0)
-
-
-def web_csrf(team: Team, path: str) -> str:
-    match = re.search(r'name="csrf_token" value="([^"]+)"', team.client.get(path).text)
-    assert match
-    return match.group(1)
-
-
-def sign_in_owner(team: Team, db: Any) -> None:
-    """The team's owner signed in on the web pages of ``team.client``."""
-    from outbound.store.models import User
-    from outbound.web.session import hash_password
-
-    with db.session() as session:
-        user = session.get(User, team.user_ids["owner"])
-        assert user is not None
-        user.password_hash = hash_password("pw-owner-123")
-        email = user.email
-    signed_in = team.client.post(
-        "/login",
-        data={"email": email, "password": "pw-owner-123", "csrf_token": web_csrf(team, "/login")},
-        follow_redirects=False,
-    )
-    assert signed_in.status_code == 303
 
 
 def test_the_syncing_tab_checks_the_job_as_the_api_does(team: Team, crelate: Sim, db: Any) -> None:

@@ -7,23 +7,27 @@ from __future__ import annotations
 
 import re
 
+import httpx
 import pytest
 from sqlalchemy import update
 
 from outbound.store.db import Database
-from outbound.store.models import Enrollment, User
-from outbound.web.session import hash_password
-from tests.conftest import Team
+from outbound.store.models import Enrollment
+from tests.conftest import Team, sign_in_owner, web_csrf
 from tests.seeding import Seat, add_connection, add_jobs_for, enrol_many
 
 PASSWORD = "pw-owner-123"
 NOTHING_NEW = "Nothing new to resync: 400 contacts are already synced or already waiting to sync."
 
 
-def csrf(team: Team, path: str) -> str:
-    match = re.search(r'name="csrf_token" value="([^"]+)"', team.client.get(path).text)
-    assert match
-    return match.group(1)
+def resync_all_matching(team: Team, seat: Seat) -> httpx.Response:
+    """The contacts list's "select all N matching", then "Resync to Crelate"."""
+    token = web_csrf(team, f"/sequences/{seat.sequence_id}")
+    return team.client.post(
+        f"/sequences/{seat.sequence_id}/contacts/bulk",
+        data={"csrf_token": token, "action": "resync", "all": "1"},
+        headers={"HX-Request": "true"},
+    )
 
 
 @pytest.fixture
@@ -31,12 +35,10 @@ def seat(team: Team, db: Database) -> Seat:
     """400 contacts synced to Crelate; 20 of them edited since (an update queued: pending)."""
     r = team.call("POST", "/sequences", json={"name": "Synced", "steps": []})
     assert r.status_code == 201, r.text
+    owner_id = team.user_ids["owner"]
     with db.session() as s:
-        owner = s.get(User, team.user_ids["owner"])
-        assert owner is not None
-        owner.password_hash = hash_password(PASSWORD)
-        conn = add_connection(s, team.team_id, owner.id, "owner", "Owner")
-        seat = Seat(team.team_id, owner.id, conn, r.json()["id"])
+        conn = add_connection(s, team.team_id, owner_id, "owner", "Owner")
+        seat = Seat(team.team_id, owner_id, conn, r.json()["id"])
         enrolled = enrol_many(
             s, seat, [f"p{i}@synced.test" for i in range(400)], sync_state="synced"
         )
@@ -47,13 +49,12 @@ def seat(team: Team, db: Database) -> Seat:
             .where(Enrollment.id.in_([eid for _, eid in changed]))
             .values(sync_state="pending")
         )
-    form = {"email": "owner@acme.test", "password": PASSWORD, "csrf_token": csrf(team, "/login")}
-    assert team.client.post("/login", data=form, follow_redirects=False).status_code == 303
+    sign_in_owner(team, db, PASSWORD)
     return seat
 
 
 def test_one_click_on_resync_says_nothing_new_not_0_of_400(team: Team, seat: Seat) -> None:
-    token = csrf(team, f"/sequences/{seat.sequence_id}")
+    token = web_csrf(team, f"/sequences/{seat.sequence_id}")
     answer = team.client.post(
         f"/sequences/{seat.sequence_id}/resync",
         data={"csrf_token": token},
@@ -69,12 +70,7 @@ def test_one_click_on_resync_says_nothing_new_not_0_of_400(team: Team, seat: Sea
 def test_a_bulk_resync_of_all_matching_says_nothing_new_and_leaves_progress_alone(
     team: Team, seat: Seat
 ) -> None:
-    token = csrf(team, f"/sequences/{seat.sequence_id}")
-    answer = team.client.post(
-        f"/sequences/{seat.sequence_id}/contacts/bulk",
-        data={"csrf_token": token, "action": "resync", "all": "1"},
-        headers={"HX-Request": "true"},
-    )
+    answer = resync_all_matching(team, seat)
     assert answer.status_code == 200
     assert NOTHING_NEW in answer.text
     assert "0 of" not in answer.text
@@ -91,12 +87,7 @@ def test_progress_counts_only_what_was_queued(team: Team, db: Database, seat: Se
             .returning(Enrollment.id)
         ).all()
     assert len(failed) == 10
-    token = csrf(team, f"/sequences/{seat.sequence_id}")
-    answer = team.client.post(
-        f"/sequences/{seat.sequence_id}/contacts/bulk",
-        data={"csrf_token": token, "action": "resync", "all": "1"},
-        headers={"HX-Request": "true"},
-    )
+    answer = resync_all_matching(team, seat)
     assert answer.status_code == 200
     text = re.sub(r"\s+", " ", answer.text)
     assert "Resync queued for 10; 390 skipped: already synced or syncing." in text
