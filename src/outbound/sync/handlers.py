@@ -52,9 +52,22 @@ class JobRun:
     # Shared by the worker's jobs: their writes commit together (store/group_commit.py).
     commits: GroupCommit | None = None
     pending: list[Fact] = field(default_factory=list)
+    # The contact's state as read with the claimed batch's (sync/worker.py), at most one:
+    # the job's first look takes it, any later look reads afresh.
+    preloaded: list[ContactState | None] = field(default_factory=list)
 
     async def db_call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
         return await self.db.in_thread(fn, self.db, *args, **kwargs)
+
+    async def contact_state(self) -> ContactState | None:
+        """What Outbound knows of the job's contact (None: the contact or its enrollment is
+        gone). No other job for this person and organisation runs meanwhile (the claim
+        serialises them), so the batch's read is as fresh as one made now."""
+        if self.preloaded:
+            return self.preloaded.pop()
+        job = self.job
+        assert job.contact_id is not None
+        return await self.db_call(load_state, job.connection_id, job.contact_id, job.enrollment_id)
 
     def later(self, fn: Callable[..., None], *args: Any, **kwargs: Any) -> None:
         """A fact to commit with the job's next transaction."""
@@ -258,7 +271,7 @@ async def attach_to_job(
 async def sync_contact(run: JobRun) -> None:
     job = run.job
     assert job.contact_id is not None
-    cs = await run.db_call(load_state, job.connection_id, job.contact_id, job.enrollment_id)
+    cs = await run.contact_state()
     if cs is None or cs.snapshot is None or held_after_switch(run, cs):
         return
     had_record = cs.link is not None and cs.link.remote_id is not None
@@ -283,7 +296,7 @@ async def check_duplicate(run: JobRun) -> None:
     """Deduplication: warn when the ATS had this email before Outbound wrote it."""
     job = run.job
     assert job.contact_id is not None
-    cs = await run.db_call(load_state, job.connection_id, job.contact_id, job.enrollment_id)
+    cs = await run.contact_state()
     if cs is None or held_after_switch(run, cs):
         return
     found = await run.connector.find_person_by_email(cs.contact["email"], full_name(cs.contact))
@@ -333,7 +346,7 @@ def held_after_switch(run: JobRun, cs: ContactState) -> bool:
 async def _linked_record(run: JobRun) -> tuple[ContactState, str] | None:
     job = run.job
     assert job.contact_id is not None
-    cs = await run.db_call(load_state, job.connection_id, job.contact_id, job.enrollment_id)
+    cs = await run.contact_state()
     if cs is None or held_after_switch(run, cs):
         return None
     if cs.link is None or not cs.link.remote_id:
@@ -417,6 +430,7 @@ async def find_stage(connector: Connector, job_id: str, wanted: str) -> AtsStage
     return None
 
 
+# Every one begins by reading the contact's state (JobRun.contact_state).
 HANDLERS = {
     "sync_contact": sync_contact,
     # A sync whose look-up before creating is also the add's duplicate check (one call).

@@ -35,6 +35,7 @@ from outbound.crypto import SecretBox
 from outbound.domain.vocabulary import PROVIDER_TITLES
 from outbound.http import Request, Response
 from outbound.service import retention
+from outbound.service.contact_state import ContactState, StateKey, load_states
 from outbound.settings import Settings
 from outbound.store.db import Database
 from outbound.store.group_commit import GroupCommit
@@ -127,6 +128,20 @@ class Worker:
                 for c in rows
             }
 
+    def _load_batch(
+        self, jobs: list[claims.ClaimedJob]
+    ) -> tuple[dict[int, tuple[str, dict[str, Any], str]], dict[int, list[ContactState | None]]]:
+        """The claimed jobs' connections and their contacts' states, read together: one
+        read transaction per batch, not one per job."""
+        infos = self._load_connections({j.connection_id for j in jobs})
+        keys = {
+            j.id: StateKey(j.connection_id, j.contact_id, j.enrollment_id)
+            for j in jobs
+            if j.kind in HANDLERS and j.contact_id is not None
+        }
+        states = load_states(self.db, list(keys.values()))
+        return infos, {job_id: [state] for job_id, state in zip(keys, states, strict=True)}
+
     async def _runtime(
         self, connection_id: int, info: tuple[str, dict[str, Any], str]
     ) -> ConnectionRuntime:
@@ -147,10 +162,15 @@ class Worker:
         return runtime
 
     # -- one job -------------------------------------------------------------------------
-    async def _run_job(self, job: claims.ClaimedJob, runtime: ConnectionRuntime) -> None:
+    async def _run_job(
+        self,
+        job: claims.ClaimedJob,
+        runtime: ConnectionRuntime,
+        preloaded: list[ContactState | None] | None = None,
+    ) -> None:
         calls: list[dict[str, Any]] = []
         _calls.set(calls)
-        run = JobRun(self.db, job, runtime.connector, self._commits)
+        run = JobRun(self.db, job, runtime.connector, self._commits, preloaded=preloaded or [])
         # What to write when the job ends; all of it commits in one transaction (settle).
         outcome: Callable[[Session], Any]
         healthy: bool | None = None
@@ -382,7 +402,7 @@ class Worker:
         if not jobs:
             return 0
         try:
-            infos = await self.db.in_thread(self._load_connections, {j.connection_id for j in jobs})
+            infos, states = await self.db.in_thread(self._load_batch, jobs)
         except Exception:
             # E.g. credentials this key cannot decrypt: hand the jobs back at once rather than
             # leave them "running" until their lease runs out.
@@ -390,7 +410,7 @@ class Worker:
             raise
         for job in jobs:
             runtime = await self._runtime(job.connection_id, infos[job.connection_id])
-            task = asyncio.create_task(self._run_job(job, runtime))
+            task = asyncio.create_task(self._run_job(job, runtime, states.get(job.id)))
             self._inflight[job.id] = task
             self._inflight_connection[job.id] = job.connection_id
             task.add_done_callback(self._forget(job.id))
