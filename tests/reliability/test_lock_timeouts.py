@@ -18,7 +18,7 @@ from outbound.settings import Settings
 from outbound.store.db import Database
 from outbound.sync import state as st
 from tests.conftest import Sim, Team, run_worker
-from tests.reliability.test_worst_moment import EMAIL
+from tests.reliability.test_worst_moment import EMAIL, WRITES, writes_of
 from tests.test_api_core import make_sequence
 from tests.test_sync_clockwork import connect as connect_clockwork
 from tests.test_sync_clockwork import people_with, project_named
@@ -81,8 +81,7 @@ def lock_before(monkeypatch: pytest.MonkeyPatch, db: Database, effect: str) -> d
     return seen
 
 
-@pytest.mark.parametrize("effect", ["create", "details", "attach", "activity", "stage"])
-@pytest.mark.parametrize("provider", ["crelate", "clockwork"])
+@pytest.mark.parametrize(("provider", "effect"), writes_of(WRITES))
 def test_a_lock_timeout_right_after_an_ats_write_duplicates_nothing(
     provider: str,
     effect: str,

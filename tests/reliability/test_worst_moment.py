@@ -120,18 +120,30 @@ def assert_each_effect_once(
     stage_moves = [w for w in written if w["what"] == "Pipeline stage moved"]
     assert stage_moves and len(moves) == len(stage_moves)  # each move sent once, never again
     whats = sorted(w["what"] for w in written if w["what"] != "Pipeline stage moved")
+    # Clockwork writes the email and the rest after the create; Crelate's create is whole.
+    details = ["Record details completed"] if provider == "clockwork" else []
     assert whats == [
         "Email logged",
         "Email logged",
         f"Put on job/project {job}",
         "Record created",
-        "Record details completed",
+        *details,
     ]
     assert all(w["confirmed"] and w["provider"] == provider for w in written)
 
 
-@pytest.mark.parametrize("write", sorted(WRITES))
-@pytest.mark.parametrize("provider", ["crelate", "clockwork"])
+def writes_of(kinds: dict[str, Any]) -> list[tuple[str, str]]:
+    """(provider, write) for every write each ATS gets: a separate write of the new record's
+    details is Clockwork's alone (Crelate's create carries the whole record)."""
+    return [
+        (provider, write)
+        for provider in ("crelate", "clockwork")
+        for write in sorted(kinds)
+        if not (provider == "crelate" and write == "details")
+    ]
+
+
+@pytest.mark.parametrize(("provider", "write"), writes_of(WRITES))
 def test_a_database_failure_right_after_an_ats_write_duplicates_nothing(
     provider: str,
     write: str,
@@ -161,8 +173,7 @@ TERMINATE_AFTER = {
 }
 
 
-@pytest.mark.parametrize("write", sorted(TERMINATE_AFTER))
-@pytest.mark.parametrize("provider", ["crelate", "clockwork"])
+@pytest.mark.parametrize(("provider", "write"), writes_of(TERMINATE_AFTER))
 def test_postgresql_terminating_the_connection_right_after_an_ats_write_duplicates_nothing(
     provider: str,
     write: str,

@@ -170,6 +170,8 @@ CallObserver = Callable[[Request, Response | None, str], None]
 
 class Connector(Protocol):
     provider: ClassVar[str]
+    # A new record needs writes after its create (complete_person), each in the ledger.
+    separate_details: ClassVar[bool]
 
     async def verify(self) -> AtsIdentity: ...
     async def find_person_by_email(
@@ -204,6 +206,8 @@ class HttpConnector:
     """Shared plumbing: one httpx client, error mapping, and a call observer for the timeline."""
 
     provider: ClassVar[str] = ""
+    # False: the create writes the whole record (complete_person has nothing to do).
+    separate_details: ClassVar[bool] = False
 
     def __init__(
         self,

@@ -9,9 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Table, case, delete, insert, select, update
+from sqlalchemy import ColumnElement, CursorResult, Table, case, delete, insert, select, update
 from sqlalchemy.orm import Session
 
+from outbound.service.enrollments import insert_or_skip
 from outbound.store.db import Database
 from outbound.store.models import (
     ActivityEvent,
@@ -95,13 +96,10 @@ def begin_effect(session: Session, key: EffectKey, job_id: int) -> str:
     """The intent, committed before the ATS call. Returns what was there before: "new" (nobody
     began this write), "intent" (a try began it and never recorded the outcome: it may have
     landed) or "done"."""
-    prior = session.scalar(select(_effects.c.state).where(*_is(key)))
-    if prior is not None:
-        return str(prior)
-    # One job at a time per person and organisation (sync/claims.py): nobody races this
-    # insert, and the ledger's unique key would refuse a second one.
-    session.execute(
-        insert(_effects).values(
+    # Most writes are new: one INSERT that skips an existing row, then a read only if it did.
+    # (One job at a time per person and organisation, sync/claims.py: nobody races it.)
+    inserted = session.execute(
+        insert_or_skip(session, AtsEffect, "provider", "ats_org", "contact_id", "effect").values(
             provider=key.provider,
             ats_org=key.org,
             contact_id=key.contact_id,
@@ -110,7 +108,9 @@ def begin_effect(session: Session, key: EffectKey, job_id: int) -> str:
             job_id=job_id,
         )
     )
-    return "new"
+    if cast(CursorResult[Any], inserted).rowcount == 1:
+        return "new"
+    return str(session.scalar(select(_effects.c.state).where(*_is(key))))
 
 
 def finish_effect(

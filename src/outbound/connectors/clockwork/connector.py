@@ -137,6 +137,8 @@ def camel_fields(fields: dict[str, Any]) -> dict[str, Any]:
 
 class ClockworkConnector(HttpConnector):
     provider: ClassVar[str] = "clockwork"
+    # Email, phone, LinkedIn and position are sub-resources written after POST /people.
+    separate_details: ClassVar[bool] = True
 
     def __init__(
         self,
