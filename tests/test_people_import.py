@@ -5,6 +5,7 @@ included) with a per-row report; re-adding someone updates them; the REST endpoi
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -397,7 +398,7 @@ def test_the_same_form_sent_twice_adds_its_rows_once(team: Team, db: Database) -
     assert "All 600 rows handled" in poll.text and "hx-trigger" not in poll.text
     # Before the add starts: "checking", and the poll goes on.
     early = browser.get(f"/sequences/{seq}/contacts/csv/progress?run={'c' * 22}")
-    assert "Checking the rows" in early.text and 'hx-trigger="load delay:1s"' in early.text
+    assert "Checking the rows" in early.text and 'hx-trigger="every 1s"' in early.text
 
 
 def test_two_forms_sending_one_file_at_once_add_each_person_once(team: Team, db: Database) -> None:
@@ -424,3 +425,243 @@ def test_two_forms_sending_one_file_at_once_add_each_person_once(team: Team, db:
         # Between them, each person added once; the later one found the rest already there.
         assert sum(r.added for r in runs) == 1_500
         assert sum(r.added + r.already_present for r in runs) == 3_000
+
+
+# -- an add whose process died: shown as interrupted, with what it added ----------------------
+class ProcessDied(BaseException):
+    """The process adding the file stops (SIGKILL, a deploy, the OOM killer): not an error the
+    add could catch and record; nothing after it runs."""
+
+
+def _stop_after_first_chunk(_: int) -> None:
+    raise ProcessDied
+
+
+def _moved_ago(db: Database, seconds: float) -> None:
+    """The last time the run moved, set into the past (instead of waiting for it)."""
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from outbound.store.models import ImportRun, utcnow
+
+    with db.session() as session:
+        session.execute(update(ImportRun).values(progress_at=utcnow() - timedelta(seconds=seconds)))
+
+
+def _enrolled(db: Database, seq: int) -> list[int]:
+    from sqlalchemy import select
+
+    from outbound.store.models import Enrollment
+
+    with db.read_session() as session:
+        return list(
+            session.scalars(select(Enrollment.contact_id).where(Enrollment.sequence_id == seq))
+        )
+
+
+def _died_half_way(team: Team, db: Database, seq: int, token: str) -> None:
+    """A 1,200-row file's add that stopped with its process after the first chunk (500)."""
+    from outbound.service import people_import
+
+    caller = owner(team)
+    table = people_import.read(_file(1_200))
+    checked = people_import.check(
+        db, caller, seq, table, people_import.mapping(table, None), no_problem
+    )
+    run, _ = people_import.begin_csv_run(db, caller, seq, token)
+    with pytest.raises(ProcessDied):
+        people_import.add(db, caller, seq, checked, progress=_stop_after_first_chunk, run_id=run.id)
+
+
+def test_an_add_whose_process_died_says_so_with_what_it_added(team: Team, db: Database) -> None:
+    from outbound.service import people_import
+
+    seq = make_sequence(team)
+    run = "d" * 22
+    _died_half_way(team, db, seq, run)
+    browser, token = _browser(team, db, seq)
+    progress = f"/sequences/{seq}/contacts/csv/progress?run={run}"
+
+    # Just stopped: nothing tells it from an add between two chunks yet; the page polls on.
+    poll = browser.get(progress)
+    assert "Adding: 500 of 1,200 rows added" in poll.text and 'hx-trigger="every 1s"' in poll.text
+
+    # No progress for longer than the window: the add is over, and the page says what it did.
+    _moved_ago(db, people_import.STALLED_AFTER.total_seconds() + 30)
+    found = people_import.csv_run(db, owner(team), seq, run)
+    assert found is not None and (found.status, found.finished) == ("interrupted", True)
+    assert (found.handled, found.total) == (500, 1_200)
+    poll = browser.get(progress)
+    assert poll.status_code == 200
+    assert (
+        "This add stopped before it finished</strong> (Outbound was restarted): "
+        "500 of 1,200 rows were added. Add the file again to add the rest: people already "
+        "added are not added twice."
+    ) in poll.text
+    assert "hx-trigger" not in poll.text and "Adding:" not in poll.text  # polling stops
+    assert "Read the file again" in poll.text
+
+    # The same form sent again does not restart it: it says so, and adds nobody.
+    again = _add(browser, token, seq, _file(1_200), run)
+    assert again.status_code == 200
+    assert "This form was sent before</strong>, and that add stopped" in again.text
+    assert "500 of 1,200 rows were added" in again.text and "hx-trigger" not in again.text
+    assert len(_enrolled(db, seq)) == 500
+
+    # The file read again (a fresh token) adds the rest, nobody twice.
+    preview = browser.post(
+        f"/sequences/{seq}/contacts/csv/preview",
+        data={"csrf_token": token},
+        files={"file": ("people.csv", _file(1_200), "text/csv")},
+        headers={"HX-Request": "true"},
+    )
+    fresh = re.search(r'name="run" value="([^"]+)"', preview.text)
+    assert fresh is not None and fresh.group(1) != run
+    rest = _add(browser, token, seq, _file(1_200), fresh.group(1))
+    assert "Import finished" in rest.text
+    assert "<strong>700</strong> added" in rest.text
+    assert "<strong>500</strong> already in the sequence" in rest.text
+    people = _enrolled(db, seq)
+    assert len(people) == len(set(people)) == 1_200
+
+
+def test_an_add_that_is_moving_is_not_interrupted(team: Team, db: Database) -> None:
+    """What counts is the last progress, not the run's age; a finished run stays as it ended."""
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from outbound.service import people_import
+    from outbound.store.models import ImportRun, utcnow
+
+    seq = make_sequence(team)
+    caller = owner(team)
+    run = "m" * 22
+    _died_half_way(team, db, seq, run)
+    window = people_import.STALLED_AFTER.total_seconds()
+    with db.session() as session:  # made long ago, moved just now
+        session.execute(update(ImportRun).values(created_at=utcnow() - timedelta(days=1)))
+    _moved_ago(db, window - 30)
+    found = people_import.csv_run(db, caller, seq, run)
+    assert found is not None and (found.status, found.finished) == ("running", False)
+    browser, _ = _browser(team, db, seq)
+    poll = browser.get(f"/sequences/{seq}/contacts/csv/progress?run={run}")
+    assert "Adding: 500 of 1,200 rows added" in poll.text and "stopped" not in poll.text
+    assert 'hx-trigger="every 1s"' in poll.text
+
+    # A progress update moves it again: a run shown interrupted by a slow chunk comes back.
+    _moved_ago(db, window + 30)
+    stopped = people_import.csv_run(db, caller, seq, run)
+    assert stopped is not None and stopped.status == "interrupted"
+    people_import._set(db, found.id, added=1_000)
+    now = people_import.csv_run(db, caller, seq, run)
+    assert now is not None and (now.status, now.handled) == ("running", 1_000)
+
+    # Finished runs are never re-read as interrupted, however long ago they ended.
+    people_import.fail_csv_run(db, found.id, "the file or its mapping could not be read")
+    _moved_ago(db, 86_400)
+    failed = people_import.csv_run(db, caller, seq, run)
+    assert failed is not None and failed.status == "failed"
+
+
+def test_an_add_that_died_while_checking_its_rows_added_none(team: Team, db: Database) -> None:
+    from outbound.service import people_import
+
+    seq = make_sequence(team)
+    run = "p" * 22
+    people_import.begin_csv_run(db, owner(team), seq, run)  # pending: its rows being checked
+    _moved_ago(db, people_import.STALLED_AFTER.total_seconds() + 30)
+    browser, _ = _browser(team, db, seq)
+    poll = browser.get(f"/sequences/{seq}/contacts/csv/progress?run={run}")
+    assert "it was still checking the rows, so none were added. Add the file again." in poll.text
+    assert "hx-trigger" not in poll.text and "Checking the rows" not in poll.text
+
+
+def test_on_postgresql_the_database_clock_decides_not_the_web_process(
+    team: Team, db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Web processes on machines whose clocks differ agree on when an add stopped moving: a
+    process whose clock runs an hour ahead sees a moving add as moving."""
+    from datetime import timedelta
+
+    from outbound.service import people_import
+    from outbound.store.models import utcnow
+
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite is embedded: its clock is this machine's")
+    seq = make_sequence(team)
+    run = "k" * 22
+    _died_half_way(team, db, seq, run)  # its last progress: just now, by the database
+    monkeypatch.setattr(people_import, "utcnow", lambda: utcnow() + timedelta(hours=1))
+    found = people_import.csv_run(db, owner(team), seq, run)
+    assert found is not None and found.status == "running"
+
+
+def test_the_migration_dates_existing_runs_and_goes_back(tmp_path: Path) -> None:
+    from sqlalchemy import inspect, text
+
+    from outbound.store import models
+    from outbound.store.migrate import downgrade, upgrade
+    from tests.conftest import database_url
+    from tests.pg import reset_schema
+
+    url = database_url(tmp_path)
+    reset_schema(url)
+    upgrade(url, "0015")
+    db = Database(url)
+    try:
+        with db.session() as session:
+            t = models.Team(name="Acme")
+            session.add(t)
+            session.flush()
+            u = models.User(team_id=t.id, email="o@acme.test", name="Owner", role="owner")
+            session.add(u)
+            session.flush()
+            s = models.Sequence(team_id=t.id, owner_id=u.id, name="Engineers")
+            session.add(s)
+            session.flush()
+            for list_id, status, finished in (
+                ("csv:" + "f" * 22, "done", "2024-05-02 10:30:00"),
+                ("csv:" + "r" * 22, "running", None),
+            ):
+                session.execute(
+                    text(
+                        "INSERT INTO import_runs (team_id, sequence_id, user_id, list_id,"
+                        " status, total, added, skipped_no_email, already_present,"
+                        " created_at, finished_at) VALUES (:t, :s, :u, :l, :st, 10, 5, 0, 0,"
+                        " '2024-05-02 10:00:00', :f)"
+                    ),
+                    {"t": t.id, "s": s.id, "u": u.id, "l": list_id, "st": status, "f": finished},
+                )
+            team_id, user_id, seq_id = t.id, u.id, s.id
+        upgrade(url)
+        with db.read_session() as session:
+            dated = dict(
+                session.execute(
+                    text("SELECT status, progress_at FROM import_runs ORDER BY status")
+                ).all()
+            )
+        assert {k: str(v)[:19] for k, v in dated.items()} == {
+            "done": "2024-05-02 10:30:00",  # when it finished
+            "running": "2024-05-02 10:00:00",  # left running by the older release: when made
+        }
+        # That run, never finished, is shown as interrupted at once.
+        from outbound.service import people_import
+        from outbound.service.caller import Caller
+
+        left = people_import.csv_run(db, Caller(user_id, team_id, "owner"), seq_id, "r" * 22)
+        assert left is not None and (left.status, left.handled, left.total) == (
+            "interrupted",
+            5,
+            10,
+        )
+
+        downgrade(url, "0015")
+        with db.read_session() as session:
+            columns = {c["name"] for c in inspect(session.get_bind()).get_columns("import_runs")}
+            assert "progress_at" not in columns and "finished_at" in columns
+            assert session.scalar(text("SELECT count(*) FROM import_runs")) == 2
+        upgrade(url)
+    finally:
+        db.dispose()

@@ -11,6 +11,7 @@ from typing import Any
 
 from playwright.sync_api import Page, expect
 
+from outbound.store.db import Database
 from tests.conftest import CRELATE_KEYS, Sim
 from tests.web.conftest import (
     LiveTeam,
@@ -212,3 +213,122 @@ def test_a_ten_thousand_row_file_shows_its_rows_counted_while_it_is_added(
     report = page.locator(".import-report")
     expect(report).to_contain_text("10000 added", timeout=60_000)
     expect(page.locator("#csv-progress")).to_have_count(0)  # the report replaced the counter
+
+
+def test_an_add_that_died_with_the_server_says_so_and_the_file_added_again_adds_the_rest(
+    page: Page,
+    live: LiveTeam,
+    crelate: Sim,
+    shots: Shots,
+    tmp_path: Path,
+    monkeypatch: Any,
+    db: Database,
+) -> None:
+    """The add stops after its first chunk and never moves again (as if its process had died);
+    meanwhile the server is away for a few polls (a restart): the page keeps asking, and once
+    the add has not moved for the stated window it says what was added and how to add the
+    rest. Reading the file again and adding it adds the rest, nobody twice."""
+    from datetime import timedelta
+
+    from sqlalchemy import select, update
+
+    from outbound.service import enrollments, people_import
+    from outbound.store.models import Enrollment, ImportRun, utcnow
+
+    gate, let_go_and_ended = threading.Event(), threading.Event()
+    real, real_add = enrollments.add_contacts_in_chunks, people_import.add
+    calls: list[int] = []
+
+    def frozen(*args: Any, progress: Any = None, **kw: Any) -> Any:
+        calls.append(1)
+        if len(calls) > 1:  # the file added again: as usual
+            return real(*args, progress=progress, **kw)
+
+        def then_stop(handled: int) -> None:
+            if progress is not None:
+                progress(handled)
+            gate.wait(60)  # after the first chunk, until the test is done with the page
+
+        return real(*args, progress=then_stop, **kw)
+
+    def add(*args: Any, **kw: Any) -> Any:
+        first = not calls
+        try:
+            return real_add(*args, **kw)
+        finally:
+            if first:
+                let_go_and_ended.set()
+
+    def in_sequence() -> list[int]:
+        with db.read_session() as session:
+            return list(
+                session.scalars(select(Enrollment.contact_id).where(Enrollment.sequence_id == seq))
+            )
+
+    monkeypatch.setattr(enrollments, "add_contacts_in_chunks", frozen)
+    monkeypatch.setattr(people_import, "add", add)
+    seq = crelate_sequence(live)
+    people = tmp_path / "people.csv"
+    rows = "".join(f"p{i}@scale.example.com,P{i},Person\n" for i in range(1_200))
+    people.write_text("email,first name,last name\n" + rows)
+    sign_in_with_keyboard(page, live, "owner")
+    page.goto(f"{live.url}/sequences/{seq}")
+    page.get_by_label("Upload a CSV").set_input_files(people)
+    page.get_by_role("button", name="Read the columns").click()
+    step = page.locator("#csv-step")
+    try:
+        step.get_by_role("button", name="Add 1200 people").click()
+        progress = page.locator("#csv-progress")
+        expect(progress).to_contain_text("Adding: 500 of 1,200 rows added")
+
+        # The server is away: the page's add request ends unanswered, the polls fail, and the
+        # page goes on asking.
+        page.evaluate("htmx.trigger('#add-csv', 'htmx:abort')")  # the form holds it
+        page.route("**/contacts/csv/progress*", lambda route: route.abort("connectionrefused"))
+        for _ in range(2):
+            page.wait_for_event("requestfailed", lambda r: "/csv/progress" in r.url)
+        expect(progress).to_contain_text("Adding: 500 of 1,200 rows added")
+
+        # Back, and the add has not moved for longer than the window: it stopped.
+        with db.session() as session:
+            session.execute(
+                update(ImportRun).values(
+                    progress_at=utcnow() - people_import.STALLED_AFTER - timedelta(seconds=30)
+                )
+            )
+        page.unroute("**/contacts/csv/progress*")
+        expect(progress).to_contain_text(
+            "This add stopped before it finished (Outbound was restarted): 500 of 1,200 rows "
+            "were added. Add the file again to add the rest: people already added are not "
+            "added twice."
+        )
+        assert progress.get_attribute("hx-trigger") is None  # no more polling
+        assert len(in_sequence()) == 500
+        shots(page, "csv-interrupted")
+        page.set_viewport_size({"width": 390, "height": 844})
+        assert not overflows_horizontally(page)
+        shots(page, "csv-interrupted-390px")
+        page.set_viewport_size({"width": 1280, "height": 900})
+
+        # Added again: the file is read again (a new add, not the stopped one) and the rest go in.
+        progress.get_by_role("button", name="Read the file again").click()
+        expect(step.get_by_text("This add stopped")).to_have_count(0)  # a new mapping step
+        expect(step).to_contain_text("1200 of 1200 can be added")
+        step.get_by_role("button", name="Add 1200 people").click()
+        report = page.locator(".import-report")
+        expect(report).to_contain_text("700 added")
+        expect(report).to_contain_text("500 already in the sequence")
+    finally:
+        gate.set()
+    everyone = in_sequence()
+    assert len(everyone) == len(set(everyone)) == 1_200
+
+    # The frozen add, let go, finds everyone there and ends its own record: nobody twice.
+    assert let_go_and_ended.wait(60)
+    with db.read_session() as session:
+        runs = session.scalars(select(ImportRun).order_by(ImportRun.id)).all()
+        assert [(r.status, r.added, r.already_present) for r in runs] == [
+            ("done", 500, 700),
+            ("done", 700, 500),
+        ]
+    assert sorted(in_sequence()) == sorted(everyone)

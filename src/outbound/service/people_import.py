@@ -14,9 +14,11 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, func, select, update
+from sqlalchemy.orm import Session
 
 from outbound.connectors.registry import ATS
 from outbound.domain import people_import as rules
@@ -159,23 +161,37 @@ def _stored(
 # pending (rows being checked), running (being added: ``added`` counts rows handled so far),
 # done (``added`` newly in the sequence, ``already_present`` were already in it) or failed.
 # No sync job drives it: nothing but these functions reads or writes it.
+#
+# The add runs in the web process that took the form, so it dies with that process (a crash, a
+# deploy, the OOM killer) and nothing is left to finish the row: it would say "running" forever.
+# So the row says when it last moved (``progress_at``: made, each chunk counted, each change of
+# status), and a run pending or running that has not moved for STALLED_AFTER is shown as
+# interrupted, with what was added before it stopped. The rows stay as they are: should the add
+# be alive after all (a chunk stuck that long), it still finishes the row. An add's chunks (500
+# rows) commit every fraction of a second, so the window is generous. The time is written and
+# compared with the database's clock (``_clock``), as leases are (sync/claims.py): PostgreSQL
+# may serve web processes on machines whose clocks differ, and the process that polls is rarely
+# the one adding.
 CSV_RUN = "csv:"
 RUN_TOKEN = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+STALLED_AFTER = timedelta(minutes=2)
 
 
 @dataclass(frozen=True)
 class CsvRun:
     id: int
-    status: str  # pending (checking) | running (adding) | done | failed
+    # pending (checking) | running (adding) | done | failed | interrupted (pending or running,
+    # but its process stopped: no progress for STALLED_AFTER)
+    status: str
     total: int  # rows to add (0 while checking)
-    handled: int  # rows added or found already there, so far
+    handled: int  # rows added or found already there, so far (interrupted: before it stopped)
     added: int  # done: newly in the sequence (new or merged)
     already_present: int  # done: already in the sequence
     error: str | None
 
     @property
     def finished(self) -> bool:
-        return self.status in ("done", "failed")
+        return self.status in ("done", "failed", "interrupted")
 
 
 def begin_csv_run(
@@ -187,17 +203,18 @@ def begin_csv_run(
     with db.session() as session:
         get_sequence(session, caller, sequence_id)
         found = _run_row(session, caller, sequence_id, token)
-        if found is not None:
-            return _view(found), False
+        if found is not None:  # interrupted, it stays so: a fresh read of the file is a new run
+            return _view(*found), False
         run = ImportRun(
             team_id=caller.team_id,
             sequence_id=sequence_id,
             user_id=caller.user_id,
             list_id=CSV_RUN + token,
+            progress_at=_clock(session),
         )
         session.add(run)
         session.flush()
-        return _view(run), True
+        return _view(run, False), True
 
 
 def csv_run(db: Database, caller: Caller, sequence_id: int, token: str) -> CsvRun | None:
@@ -206,29 +223,46 @@ def csv_run(db: Database, caller: Caller, sequence_id: int, token: str) -> CsvRu
         get_sequence(session, caller, sequence_id)  # another team's sequence: 404 first
         if not RUN_TOKEN.match(token):
             return None
-        run = _run_row(session, caller, sequence_id, token)
-        return _view(run) if run is not None else None
+        found = _run_row(session, caller, sequence_id, token)
+        return _view(*found) if found is not None else None
 
 
 def fail_csv_run(db: Database, run_id: int, error: str) -> None:
     _set(db, run_id, status="failed", error=error[:500], finished_at=utcnow())
 
 
-def _run_row(session: Any, caller: Caller, sequence_id: int, token: str) -> ImportRun | None:
-    return session.scalar(
-        select(ImportRun).where(
+def _clock(session: Session) -> Any:
+    """Now by the database's clock, for ``progress_at``: PostgreSQL's ``now()`` (in SQL, so a
+    write or a comparison costs no extra query); SQLite is embedded, its clock is this
+    machine's (as claims.database_now)."""
+    if session.get_bind().dialect.name == "postgresql":
+        return func.now()
+    return utcnow()
+
+
+def _run_row(
+    session: Session, caller: Caller, sequence_id: int, token: str
+) -> tuple[ImportRun, bool] | None:
+    """The run of this token, and whether it stopped moving (decided by the database)."""
+    stalled = and_(
+        ImportRun.status.in_(("pending", "running")),
+        ImportRun.progress_at < _clock(session) - STALLED_AFTER,
+    )
+    row = session.execute(
+        select(ImportRun, stalled.label("stalled")).where(
             ImportRun.team_id == caller.team_id,
             ImportRun.sequence_id == sequence_id,
             ImportRun.list_id == CSV_RUN + token,
         )
-    )
+    ).first()
+    return (row[0], bool(row[1])) if row is not None else None
 
 
-def _view(run: ImportRun) -> CsvRun:
+def _view(run: ImportRun, stalled: bool) -> CsvRun:
     done = run.status == "done"
     return CsvRun(
         run.id,
-        run.status,
+        "interrupted" if stalled else run.status,
         run.total,
         run.added + run.already_present if done else run.added,
         run.added if done else 0,
@@ -239,8 +273,13 @@ def _view(run: ImportRun) -> CsvRun:
 
 def _set(db: Database, run_id: int, **values: Any) -> None:
     # A transaction of its own, a row's few columns: the add's chunks commit apart from it.
+    # Every write is progress: the run moved (see STALLED_AFTER).
     with db.session() as session:
-        session.execute(update(ImportRun).where(ImportRun.id == run_id).values(**values))
+        session.execute(
+            update(ImportRun)
+            .where(ImportRun.id == run_id)
+            .values(**values, progress_at=_clock(session))
+        )
 
 
 def add(

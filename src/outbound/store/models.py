@@ -442,6 +442,10 @@ class ImportRun(Base):
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[datetime | None]
+    # When the run last moved: made, rows counted, status changed (any update that does not
+    # set it sets it). A CSV add writes it by the database's clock and shows itself interrupted
+    # once it stops moving: its process died (service/people_import.py, STALLED_AFTER).
+    progress_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
 class Mailbox(Base):

@@ -293,7 +293,8 @@ def csv_add(
     """Add the good rows of the file (chunks that commit as they go, in the thread pool: a
     10,000-row file holds neither the database nor the server), then the report. With the
     mapping step's token, a progress record counts the rows as they go in (the page polls it),
-    and the same form sent again shows the first add's progress instead of adding twice."""
+    and the same form sent again shows the first add's progress instead of adding twice (or
+    restarting it: an interrupted add is only shown; reading the file again is a new add)."""
     try:
         caller = _caller(request, db, sequence_id)
     except ServiceError as exc:
@@ -347,7 +348,8 @@ def csv_add(
 
 @router.get("/sequences/{sequence_id}/contacts/csv/progress")
 def csv_progress(sequence_id: int, request: Request, db: DbDep, run: str = "") -> Response:
-    """How far the file being added has got: polled by the add step while "Add" runs."""
+    """How far the file being added has got: polled by the add step until the add is over
+    (done, failed, or interrupted: its process stopped, and the page says what it added)."""
     with db.read_session() as session:
         caller, _ = current_caller(request, session)
     try:
