@@ -4,10 +4,12 @@ A sync job writes twice or more per ATS call (the ledger's intent before it, the
 each a few statements. Run one by one, every unit pays a thread hop, a session, ``BEGIN`` and
 ``COMMIT`` (and on SQLite its turn for the write lock), which cost more CPU than the statements.
 Here the units that arrive while a batch is committing wait for the next batch, which runs them
-all in one transaction on one thread hop, each inside its own savepoint:
+all in one transaction on one thread hop:
 
-- a unit that raises is undone alone (its savepoint rolls back) and its caller gets the error,
-  exactly as if it had run in a transaction of its own; the others commit;
+- a unit that raises gets its error, exactly as if it had run in a transaction of its own: the
+  batch's transaction is rolled back and the other units go back to the head of the queue, to
+  commit in the next batch. Units rarely fail (a database fault), so the batch is optimistic:
+  no savepoint around each unit (two statements each) to undo one alone;
 - nobody learns that their unit succeeded before the batch has committed, so an intent is
   durable before the ATS call it guards, as before;
 - if the commit itself fails (the database went away), every unit of the batch gets that error,
@@ -65,34 +67,46 @@ class GroupCommit:
             self.batches += 1
             self.units += len(batch)
             try:
-                outcomes = await self.db.in_thread(self._commit, [u.work for u in batch])
+                results = await self.db.in_thread(self._commit, [u.work for u in batch])
+            except _UnitFailed as failed:  # that unit's error; the others go again, first
+                _settle(batch[failed.index], failed.error)
+                self._waiting.extendleft(
+                    reversed(batch[: failed.index] + batch[failed.index + 1 :])
+                )
+                continue
             except Exception as exc:  # the transaction as a whole failed: nobody's work holds
                 for unit in batch:
-                    if not unit.done.done():
-                        unit.done.set_exception(exc)
+                    _settle(unit, exc)
                 continue
             except BaseException:  # cancelled (the loop is closing): so is everyone waiting
                 for unit in (*batch, *self._waiting):
                     unit.done.cancel()
                 self._waiting.clear()
                 raise
-            for unit, (ok, value) in zip(batch, outcomes, strict=True):
-                if unit.done.done():  # its caller was cancelled meanwhile
-                    continue
-                if ok:
+            for unit, value in zip(batch, results, strict=True):
+                if not unit.done.done():  # else its caller was cancelled meanwhile
                     unit.done.set_result(value)
-                else:
-                    unit.done.set_exception(value)
 
-    def _commit(self, works: list[Callable[[Session], Any]]) -> list[tuple[bool, Any]]:
-        outcomes: list[tuple[bool, Any]] = []
+    def _commit(self, works: list[Callable[[Session], Any]]) -> list[Any]:
+        results: list[Any] = []
         with self.db.session() as session:
-            if len(works) == 1:  # no savepoint needed: its error rolls the transaction back
-                return [(True, works[0](session))]
-            for work in works:
+            for index, work in enumerate(works):
                 try:
-                    with session.begin_nested():
-                        outcomes.append((True, work(session)))
+                    results.append(work(session))
                 except Exception as exc:
-                    outcomes.append((False, exc))
-        return outcomes
+                    raise _UnitFailed(index, exc) from exc  # leaving the block rolls back
+        return results
+
+
+class _UnitFailed(Exception):
+    """One unit of a batch raised: the batch's transaction is rolled back."""
+
+    def __init__(self, index: int, error: Exception) -> None:
+        super().__init__(index, error)
+        self.index = index
+        self.error = error
+
+
+def _settle(unit: _Unit, error: BaseException) -> None:
+    if not unit.done.done():  # its caller may have been cancelled meanwhile
+        unit.done.set_exception(error)

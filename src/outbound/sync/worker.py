@@ -98,6 +98,7 @@ class Worker:
         self.backoff_cap = backoff_cap
         self.request_timeout = request_timeout
         self._runtimes: dict[int, ConnectionRuntime] = {}
+        self._opened: dict[str, dict[str, Any]] = {}  # credentials by their sealed form's hash
         self._inflight: dict[int, asyncio.Task[None]] = {}
         self._inflight_connection: dict[int, int] = {}
         self._leased: set[int] = set()
@@ -117,16 +118,18 @@ class Worker:
 
     # -- connections ---------------------------------------------------------------------
     def _load_connections(self, ids: set[int]) -> dict[int, tuple[str, dict[str, Any], str]]:
+        columns = (AtsConnection.id, AtsConnection.provider, AtsConnection.credentials_encrypted)
         with self.db.read_session() as session:
-            rows = session.scalars(select(AtsConnection).where(AtsConnection.id.in_(ids)))
-            return {
-                c.id: (
-                    c.provider,
-                    self.box.open(c.credentials_encrypted),
-                    hashlib.sha256(c.credentials_encrypted).hexdigest(),
-                )
-                for c in rows
-            }
+            rows = session.execute(select(*columns).where(AtsConnection.id.in_(ids))).all()
+        found = {}
+        for connection_id, provider, sealed in rows:
+            fingerprint = hashlib.sha256(sealed).hexdigest()
+            # Read every round (a reconnect changes them); opened only when they change.
+            credentials = self._opened.get(fingerprint)
+            if credentials is None:
+                credentials = self._opened[fingerprint] = self.box.open(sealed)
+            found[connection_id] = (provider, credentials, fingerprint)
+        return found
 
     def _load_batch(
         self, jobs: list[claims.ClaimedJob]
