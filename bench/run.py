@@ -209,7 +209,7 @@ def _synced(db: Database) -> int:
 
     from outbound.store.models import Enrollment
 
-    with db.session() as s:
+    with db.read_session() as s:  # a read: it never takes the writer's turn from the worker
         return int(s.scalar(select(func.count()).where(Enrollment.sync_state == "synced")) or 0)
 
 
