@@ -360,6 +360,19 @@ def _browser(team: Team, db: Database, seq: int) -> tuple[Any, str]:
     return browser, csrf(browser, f"/sequences/{seq}")
 
 
+def _preview(browser: Any, token: str, seq: int, content: bytes) -> tuple[Any, str]:
+    """The mapping step for this file, and the run token its "Add" form carries."""
+    preview = browser.post(
+        f"/sequences/{seq}/contacts/csv/preview",
+        data={"csrf_token": token},
+        files={"file": ("people.csv", content, "text/csv")},
+        headers={"HX-Request": "true"},
+    )
+    match = re.search(r'name="run" value="([^"]+)"', preview.text)
+    assert match, preview.text
+    return preview, match.group(1)
+
+
 def _add(browser: Any, token: str, seq: int, content: bytes, run: str) -> Any:
     return browser.post(
         f"/sequences/{seq}/contacts/csv",
@@ -370,19 +383,9 @@ def _add(browser: Any, token: str, seq: int, content: bytes, run: str) -> Any:
 
 
 def test_the_same_form_sent_twice_adds_its_rows_once(team: Team, db: Database) -> None:
-    import re
-
     seq = make_sequence(team)
     browser, token = _browser(team, db, seq)
-    preview = browser.post(
-        f"/sequences/{seq}/contacts/csv/preview",
-        data={"csrf_token": token},
-        files={"file": ("people.csv", _file(600), "text/csv")},
-        headers={"HX-Request": "true"},
-    )
-    match = re.search(r'name="run" value="([^"]+)"', preview.text)
-    assert match, preview.text
-    run = match.group(1)
+    preview, run = _preview(browser, token, seq, _file(600))
     assert f"/contacts/csv/progress?run={run}" in preview.text  # what the page polls
 
     first = _add(browser, token, seq, _file(600), run)
@@ -510,15 +513,9 @@ def test_an_add_whose_process_died_says_so_with_what_it_added(team: Team, db: Da
     assert len(_enrolled(db, seq)) == 500
 
     # The file read again (a fresh token) adds the rest, nobody twice.
-    preview = browser.post(
-        f"/sequences/{seq}/contacts/csv/preview",
-        data={"csrf_token": token},
-        files={"file": ("people.csv", _file(1_200), "text/csv")},
-        headers={"HX-Request": "true"},
-    )
-    fresh = re.search(r'name="run" value="([^"]+)"', preview.text)
-    assert fresh is not None and fresh.group(1) != run
-    rest = _add(browser, token, seq, _file(1_200), fresh.group(1))
+    _, fresh = _preview(browser, token, seq, _file(1_200))
+    assert fresh != run
+    rest = _add(browser, token, seq, _file(1_200), fresh)
     assert "Import finished" in rest.text
     assert "<strong>700</strong> added" in rest.text
     assert "<strong>500</strong> already in the sequence" in rest.text

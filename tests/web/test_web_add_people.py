@@ -9,7 +9,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Locator, Page, expect
 
 from outbound.store.db import Database
 from tests.conftest import CRELATE_KEYS, Sim
@@ -167,6 +167,19 @@ def test_paste_with_a_header_and_a_bad_line_added_once(
     assert ada["company"] == "Babbage Ltd"
 
 
+def upload_people(page: Page, live: LiveTeam, seq: int, folder: Path, count: int) -> Locator:
+    """Signed in as the owner, a file of ``count`` new people read on the sequence's page:
+    its mapping step."""
+    people = folder / "people.csv"
+    rows = "".join(f"p{i}@scale.example.com,P{i},Person\n" for i in range(count))
+    people.write_text("email,first name,last name\n" + rows)
+    sign_in_with_keyboard(page, live, "owner")
+    page.goto(f"{live.url}/sequences/{seq}")
+    page.get_by_label("Upload a CSV").set_input_files(people)
+    page.get_by_role("button", name="Read the columns").click()
+    return page.locator("#csv-step")
+
+
 def test_a_ten_thousand_row_file_shows_its_rows_counted_while_it_is_added(
     page: Page, live: LiveTeam, crelate: Sim, shots: Shots, tmp_path: Path, monkeypatch: Any
 ) -> None:
@@ -188,14 +201,7 @@ def test_a_ten_thousand_row_file_shows_its_rows_counted_while_it_is_added(
 
     monkeypatch.setattr(enrollments, "add_contacts_in_chunks", paused)
     seq = crelate_sequence(live)
-    big = tmp_path / "ten-thousand.csv"
-    rows = "".join(f"p{i}@scale.example.com,P{i},Person\n" for i in range(10_000))
-    big.write_text("email,first name,last name\n" + rows)
-    sign_in_with_keyboard(page, live, "owner")
-    page.goto(f"{live.url}/sequences/{seq}")
-    page.get_by_label("Upload a CSV").set_input_files(big)
-    page.get_by_role("button", name="Read the columns").click()
-    step = page.locator("#csv-step")
+    step = upload_people(page, live, seq, tmp_path, 10_000)
     expect(step).to_contain_text("10000 of 10000 can be added")
     try:
         step.get_by_role("button", name="Add 10000 people").click()
@@ -268,14 +274,7 @@ def test_an_add_that_died_with_the_server_says_so_and_the_file_added_again_adds_
     monkeypatch.setattr(enrollments, "add_contacts_in_chunks", frozen)
     monkeypatch.setattr(people_import, "add", add)
     seq = crelate_sequence(live)
-    people = tmp_path / "people.csv"
-    rows = "".join(f"p{i}@scale.example.com,P{i},Person\n" for i in range(1_200))
-    people.write_text("email,first name,last name\n" + rows)
-    sign_in_with_keyboard(page, live, "owner")
-    page.goto(f"{live.url}/sequences/{seq}")
-    page.get_by_label("Upload a CSV").set_input_files(people)
-    page.get_by_role("button", name="Read the columns").click()
-    step = page.locator("#csv-step")
+    step = upload_people(page, live, seq, tmp_path, 1_200)
     try:
         step.get_by_role("button", name="Add 1200 people").click()
         progress = page.locator("#csv-progress")
