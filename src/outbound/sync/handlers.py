@@ -141,7 +141,7 @@ async def ensure_record(run: JobRun, cs: ContactState) -> tuple[str, bool]:
     found = await conn.find_person_by_email(cs.contact["email"], full_name(cs.contact))
     if found is not None:
         if cs.create_intent_at is not None:  # our own create landed; its answer was lost
-            run.done(create, remote_id=found.id, state=created(conn), created_by_us=True)
+            run.done(create, remote_id=found.id, state=state_after_create(conn), created_by_us=True)
             await complete_details(run, cs, found.id, fresh=False)
             return found.id, True
         run.save_link(cs, remote_id=found.id, state="linked", created_by_us=False)
@@ -165,14 +165,14 @@ async def ensure_record(run: JobRun, cs: ContactState) -> tuple[str, bool]:
             # record the ATS names for one of ours.
             await run.in_transaction(lambda s: st.drop_effect(s, create))
             return await link_duplicate(run, cs, duplicate.existing_id), False
-    run.done(create, remote_id=remote_id, state=created(conn), created_by_us=True)
+    run.done(create, remote_id=remote_id, state=state_after_create(conn), created_by_us=True)
     await complete_details(run, cs, remote_id, fresh=fresh)
     if fresh and not cs.owner_known:
         await learn_owner(run, remote_id)
     return remote_id, True
 
 
-def created(conn: Connector) -> str:
+def state_after_create(conn: Connector) -> str:
     """The link's state once the create is recorded: "created" while details are still to
     be written after it, "linked" where the create wrote the whole record."""
     return "created" if conn.separate_details else "linked"

@@ -134,8 +134,8 @@ class Worker:
     def _load_batch(
         self, jobs: list[claims.ClaimedJob]
     ) -> tuple[dict[int, tuple[str, dict[str, Any], str]], dict[int, list[ContactState | None]]]:
-        """The claimed jobs' connections and their contacts' states, read together: one
-        read transaction per batch, not one per job."""
+        """The claimed jobs' connections and their contacts' states, read together on one
+        thread hop per batch, not a read transaction and a hop per job."""
         infos = self._load_connections({j.connection_id for j in jobs})
         keys = {
             j.id: StateKey(j.connection_id, j.contact_id, j.enrollment_id)
