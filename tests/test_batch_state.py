@@ -115,3 +115,53 @@ def test_a_batch_of_50_reads_with_as_many_statements_as_a_batch_of_5(db: Databas
 
     assert len(fifty) == len(five)
     assert [s.contact["email"] for s in states if s] == [f"p{i}@prospect.test" for i in range(50)]
+
+
+def test_a_batch_reads_the_events_it_logs_with_what_the_account_files_them_as(
+    db: Database,
+) -> None:
+    """A log-activity job's event, read with its batch: its words, its time, and the activity
+    type the account files emails as now; None for an event that is gone."""
+    from datetime import UTC, datetime
+
+    from outbound.store.models import ActivityEvent, IntegrationSettings
+    from outbound.sync.state import load_events
+
+    seat, enrolled = seat_with(db, [f"p{i}@prospect.test" for i in range(50)])
+    sent_at = datetime(2026, 11, 29, 9, 30, tzinfo=UTC)
+    with db.session() as s:
+        s.add(IntegrationSettings(user_id=seat.user_id, activity_type_id="type-email"))
+        events = [
+            ActivityEvent(
+                team_id=seat.team_id,
+                enrollment_id=enrollment,
+                contact_id=contact,
+                kind="sent",
+                subject=f"Step 1 for {contact}",
+                body=None,
+                occurred_at=sent_at,
+            )
+            for contact, enrollment in enrolled
+        ]
+        s.add_all(events)
+        s.flush()
+        ids = [e.id for e in events]
+    wanted = [(event_id, seat.connection_id) for event_id in ids]
+
+    with statements_sent(db) as five:
+        load_events(db, wanted[:5])
+    with statements_sent(db) as fifty:
+        found = load_events(db, [*wanted, (max(ids) + 1, seat.connection_id)])
+
+    assert len(fifty) == len(five)
+    *read, gone = found
+    assert gone is None
+    assert read[0] == {
+        "activity_type_id": "type-email",
+        "id": ids[0],
+        "kind": "sent",
+        "subject": f"Step 1 for {enrolled[0][0]}",
+        "body": "",
+        "occurred_at": "2026-11-29T09:30:00Z",
+    }
+    assert [e["id"] for e in read if e] == ids

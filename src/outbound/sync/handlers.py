@@ -38,6 +38,15 @@ Fact = Callable[[Session], None]
 
 
 @dataclass
+class Preload:
+    """What the worker read for a job with its claimed batch: the contact's state and, for a
+    log-activity job, its event (each a list of at most one, taken by the first look)."""
+
+    state: list[ContactState | None] = field(default_factory=list)
+    event: list[dict[str, Any] | None] = field(default_factory=list)
+
+
+@dataclass
 class JobRun:
     """One job's run. Facts it learns (a write done, a link learnt, a contact marked) wait in
     ``pending`` and commit with the next transaction the job opens anyway: the next write's
@@ -55,6 +64,8 @@ class JobRun:
     # The contact's state as read with the claimed batch's (sync/worker.py), at most one:
     # the job's first look takes it, any later look reads afresh.
     preloaded: list[ContactState | None] = field(default_factory=list)
+    # Likewise the event a log-activity job writes (st.load_events), at most one.
+    preloaded_event: list[dict[str, Any] | None] = field(default_factory=list)
 
     async def db_call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
         return await self.db.in_thread(fn, self.db, *args, **kwargs)
@@ -68,6 +79,14 @@ class JobRun:
         job = self.job
         assert job.contact_id is not None
         return await self.db_call(load_state, job.connection_id, job.contact_id, job.enrollment_id)
+
+    async def event(self) -> dict[str, Any] | None:
+        """The event this log-activity job writes (None: it is gone)."""
+        if self.preloaded_event:
+            return self.preloaded_event.pop()
+        return await self.db_call(
+            st.load_event, self.job.payload["event_id"], self.job.connection_id
+        )
 
     def later(self, fn: Callable[..., None], *args: Any, **kwargs: Any) -> None:
         """A fact to commit with the job's next transaction."""
@@ -371,7 +390,7 @@ async def log_activity(run: JobRun) -> None:
     if linked is None:
         return
     cs, remote_id = linked
-    event = await run.db_call(st.load_event, run.job.payload["event_id"], run.job.connection_id)
+    event = await run.event()
     if event is None or event["id"] in cs.link.logged_events:  # type: ignore[union-attr]
         return
     marker = f"outbound-event-{event['id']}"

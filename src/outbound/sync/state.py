@@ -178,23 +178,43 @@ def mark_contact_synced(session: Session, enrollment_id: int | None, remote_id: 
 
 def load_event(db: Database, event_id: int, connection_id: int) -> dict[str, Any] | None:
     """The event to log, and what the account logs emails as now (not frozen at add time)."""
+    return load_events(db, [(event_id, connection_id)])[0]
+
+
+def load_events(db: Database, wanted: list[tuple[int, int]]) -> list[dict[str, Any] | None]:
+    """``load_event`` for many (event, connection) pairs in one read transaction and two
+    queries: the worker reads a claimed batch's events with its contacts' states. None where
+    the event is gone."""
+    if not wanted:
+        return []
+    events = cast(Table, ActivityEvent.__table__)
     with db.read_session() as session:
-        event = session.get(ActivityEvent, event_id)
-        if event is None:
-            return None
-        activity_type_id = session.scalar(
-            select(IntegrationSettings.activity_type_id)
-            .join(AtsConnection, AtsConnection.user_id == IntegrationSettings.user_id)
-            .where(AtsConnection.id == connection_id)
+        rows = session.execute(
+            select(events).where(events.c.id.in_(sorted({e for e, _ in wanted})))
         )
-        return {
-            "activity_type_id": activity_type_id,
+        found = {row.id: row for row in rows}
+        types = dict(
+            session.execute(
+                select(AtsConnection.id, IntegrationSettings.activity_type_id)
+                .join(IntegrationSettings, AtsConnection.user_id == IntegrationSettings.user_id)
+                .where(AtsConnection.id.in_(sorted({c for _, c in wanted})))
+            )
+            .tuples()
+            .all()
+        )
+    return [
+        None
+        if (event := found.get(event_id)) is None
+        else {
+            "activity_type_id": types.get(connection_id),
             "id": event.id,
             "kind": event.kind,
             "subject": event.subject or "",
             "body": event.body or "",
             "occurred_at": event.occurred_at.isoformat().replace("+00:00", "Z"),
         }
+        for event_id, connection_id in wanted
+    ]
 
 
 def record_calls(

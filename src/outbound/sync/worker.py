@@ -35,7 +35,7 @@ from outbound.crypto import SecretBox
 from outbound.domain.vocabulary import PROVIDER_TITLES
 from outbound.http import Request, Response
 from outbound.service import retention
-from outbound.service.contact_state import ContactState, StateKey, load_states
+from outbound.service.contact_state import StateKey, load_states
 from outbound.settings import Settings
 from outbound.store.db import Database
 from outbound.store.group_commit import GroupCommit
@@ -43,7 +43,7 @@ from outbound.store.models import AtsConnection, SyncJob
 from outbound.store.outage import is_outage
 from outbound.sync import claims
 from outbound.sync import state as st
-from outbound.sync.handlers import HANDLERS, Fact, JobRun
+from outbound.sync.handlers import HANDLERS, Fact, JobRun, Preload
 from outbound.sync.importer import finish_run, import_list
 from outbound.sync.rate_limit import TokenBucket
 
@@ -133,9 +133,9 @@ class Worker:
 
     def _load_batch(
         self, jobs: list[claims.ClaimedJob]
-    ) -> tuple[dict[int, tuple[str, dict[str, Any], str]], dict[int, list[ContactState | None]]]:
-        """The claimed jobs' connections and their contacts' states, read together on one
-        thread hop per batch, not a read transaction and a hop per job."""
+    ) -> tuple[dict[int, tuple[str, dict[str, Any], str]], dict[int, Preload]]:
+        """The claimed jobs' connections, their contacts' states and the events they log, read
+        together on one thread hop per batch, not a read transaction and a hop per job."""
         infos = self._load_connections({j.connection_id for j in jobs})
         keys = {
             j.id: StateKey(j.connection_id, j.contact_id, j.enrollment_id)
@@ -143,7 +143,14 @@ class Worker:
             if j.kind in HANDLERS and j.contact_id is not None
         }
         states = load_states(self.db, list(keys.values()))
-        return infos, {job_id: [state] for job_id, state in zip(keys, states, strict=True)}
+        logging_jobs = [j for j in jobs if j.kind == "log_activity"]
+        events = st.load_events(
+            self.db, [(j.payload["event_id"], j.connection_id) for j in logging_jobs]
+        )
+        preloads = {job_id: Preload([state]) for job_id, state in zip(keys, states, strict=True)}
+        for job, event in zip(logging_jobs, events, strict=True):
+            preloads.setdefault(job.id, Preload([])).event.append(event)
+        return infos, preloads
 
     async def _runtime(
         self, connection_id: int, info: tuple[str, dict[str, Any], str]
@@ -169,11 +176,19 @@ class Worker:
         self,
         job: claims.ClaimedJob,
         runtime: ConnectionRuntime,
-        preloaded: list[ContactState | None] | None = None,
+        preload: Preload | None = None,
     ) -> None:
         calls: list[dict[str, Any]] = []
         _calls.set(calls)
-        run = JobRun(self.db, job, runtime.connector, self._commits, preloaded=preloaded or [])
+        preload = preload or Preload()
+        run = JobRun(
+            self.db,
+            job,
+            runtime.connector,
+            self._commits,
+            preloaded=preload.state,
+            preloaded_event=preload.event,
+        )
         # What to write when the job ends; all of it commits in one transaction (settle).
         outcome: Callable[[Session], Any]
         healthy: bool | None = None
@@ -405,7 +420,7 @@ class Worker:
         if not jobs:
             return 0
         try:
-            infos, states = await self.db.in_thread(self._load_batch, jobs)
+            infos, preloads = await self.db.in_thread(self._load_batch, jobs)
         except Exception:
             # E.g. credentials this key cannot decrypt: hand the jobs back at once rather than
             # leave them "running" until their lease runs out.
@@ -413,7 +428,7 @@ class Worker:
             raise
         for job in jobs:
             runtime = await self._runtime(job.connection_id, infos[job.connection_id])
-            task = asyncio.create_task(self._run_job(job, runtime, states.get(job.id)))
+            task = asyncio.create_task(self._run_job(job, runtime, preloads.get(job.id)))
             self._inflight[job.id] = task
             self._inflight_connection[job.id] = job.connection_id
             task.add_done_callback(self._forget(job.id))
