@@ -62,6 +62,7 @@ def test_a_worker_whose_clock_runs_a_minute_ahead_takes_no_live_lease(
 ) -> None:
     import pytest
 
+    from outbound.store import clock
     from outbound.sync import claims
 
     if db.engine.dialect.name != "postgresql":
@@ -71,8 +72,8 @@ def test_a_worker_whose_clock_runs_a_minute_ahead_takes_no_live_lease(
     with db.session() as session:
         (connection_id,) = session.scalars(select(SyncJob.connection_id).distinct()).all()
     assert claims.acquire_connections(db, "worker-a", 60, set()) == {connection_id}
-    real = claims.utcnow
-    monkeypatch.setattr(claims, "utcnow", lambda: real() + timedelta(seconds=61))  # B's clock
+    real = clock.utcnow
+    monkeypatch.setattr(clock, "utcnow", lambda: real() + timedelta(seconds=61))  # B's clock
     assert connection_id not in claims.acquire_connections(db, "worker-b", 60, set())
     with db.session() as session:
         holder = session.scalar(select(ConnectionLease.worker_id))

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import and_, select, update
 from sqlalchemy.orm import Session
 
 from outbound.connectors.registry import ATS
@@ -29,6 +29,7 @@ from outbound.service.caller import Caller
 from outbound.service.contacts import normalise_email
 from outbound.service.errors import Invalid
 from outbound.service.sequences import get_sequence
+from outbound.store.clock import database_now_in_sql
 from outbound.store.db import Database
 from outbound.store.models import Contact, ImportRun, utcnow
 
@@ -169,7 +170,7 @@ def _stored(
 # interrupted, with what was added before it stopped. The rows stay as they are: should the add
 # be alive after all (a chunk stuck that long), it still finishes the row. An add's chunks (500
 # rows) commit every fraction of a second, so the window is generous. The time is written and
-# compared with the database's clock (``_clock``), as leases are (sync/claims.py): PostgreSQL
+# compared with the database's clock (store/clock.py), as leases are (sync/claims.py): PostgreSQL
 # may serve web processes on machines whose clocks differ, and the process that polls is rarely
 # the one adding.
 CSV_RUN = "csv:"
@@ -210,7 +211,7 @@ def begin_csv_run(
             sequence_id=sequence_id,
             user_id=caller.user_id,
             list_id=CSV_RUN + token,
-            progress_at=_clock(session),
+            progress_at=database_now_in_sql(session),
         )
         session.add(run)
         session.flush()
@@ -231,22 +232,13 @@ def fail_csv_run(db: Database, run_id: int, error: str) -> None:
     _set(db, run_id, status="failed", error=error[:500], finished_at=utcnow())
 
 
-def _clock(session: Session) -> Any:
-    """Now by the database's clock, for ``progress_at``: PostgreSQL's ``now()`` (in SQL, so a
-    write or a comparison costs no extra query); SQLite is embedded, its clock is this
-    machine's (as claims.database_now)."""
-    if session.get_bind().dialect.name == "postgresql":
-        return func.now()
-    return utcnow()
-
-
 def _run_row(
     session: Session, caller: Caller, sequence_id: int, token: str
 ) -> tuple[ImportRun, bool] | None:
     """The run of this token, and whether it stopped moving (decided by the database)."""
     stalled = and_(
         ImportRun.status.in_(("pending", "running")),
-        ImportRun.progress_at < _clock(session) - STALLED_AFTER,
+        ImportRun.progress_at < database_now_in_sql(session) - STALLED_AFTER,
     )
     row = session.execute(
         select(ImportRun, stalled.label("stalled")).where(
@@ -278,7 +270,7 @@ def _set(db: Database, run_id: int, **values: Any) -> None:
         session.execute(
             update(ImportRun)
             .where(ImportRun.id == run_id)
-            .values(**values, progress_at=_clock(session))
+            .values(**values, progress_at=database_now_in_sql(session))
         )
 
 

@@ -50,6 +50,7 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 from outbound import metrics
 from outbound.service.outreach import RESUMABLE
 from outbound.settings import Settings
+from outbound.store.clock import database_now
 from outbound.store.db import Database
 from outbound.store.models import (
     ActivityEvent,
@@ -58,7 +59,6 @@ from outbound.store.models import (
     SyncCall,
     SyncJob,
     TimelineSummary,
-    utcnow,
 )
 
 BATCH_SIZE = 1_000
@@ -150,15 +150,6 @@ class _Tally:
     def see(self, at: datetime) -> None:
         self.first_at = min(self.first_at, at)
         self.last_at = max(self.last_at, at)
-
-
-def database_now(session: Session) -> datetime:
-    """The database's clock (PostgreSQL may serve machines whose clocks differ); SQLite is
-    embedded, so this machine's clock is the database's."""
-    if session.get_bind().dialect.name == "postgresql":
-        now: datetime = session.execute(select(func.now())).scalar_one()
-        return now
-    return utcnow()
 
 
 # -- what is still needed ----------------------------------------------------------------

@@ -22,15 +22,15 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Integer, String, func, select
+from sqlalchemy import JSON, BigInteger, Integer, String
 from sqlalchemy.orm import Session
 
 from outbound.store import queries
+from outbound.store.clock import database_now
 from outbound.store.db import Database
-from outbound.store.models import utcnow
 
 
 @dataclass(frozen=True)
@@ -43,16 +43,6 @@ class ClaimedJob:
     kind: str
     payload: dict[str, Any]
     attempts: int
-
-
-def database_now(session: Session) -> datetime:
-    """The database's clock, for every lease and timer: workers on machines whose clocks
-    differ still agree on when a lease has run out. (SQLite is embedded: its clock is this
-    machine's, the only one there is.)"""
-    if session.get_bind().dialect.name == "postgresql":
-        now: datetime = session.execute(select(func.now())).scalar_one()
-        return now
-    return utcnow()
 
 
 def _sql(session: Session, name: str) -> Any:

@@ -3,7 +3,7 @@
 -- the same text; a line marked "-- postgresql only" is left out on SQLite, where every
 -- transaction already begins IMMEDIATE (store/db.py) and so claims are serialised.
 --
--- :now is always the database's clock (claims.database_now), never a worker's: machines whose
+-- :now is always the database's clock (store/clock.py, database_now), never a worker's: machines whose
 -- clocks differ still agree on when a lease has run out.
 
 -- name: claim_jobs
