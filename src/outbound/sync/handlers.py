@@ -61,11 +61,9 @@ class JobRun:
     # Shared by the worker's jobs: their writes commit together (store/group_commit.py).
     commits: GroupCommit | None = None
     pending: list[Fact] = field(default_factory=list)
-    # The contact's state as read with the claimed batch's (sync/worker.py), at most one:
-    # the job's first look takes it, any later look reads afresh.
-    preloaded: list[ContactState | None] = field(default_factory=list)
-    # Likewise the event a log-activity job writes (st.load_events), at most one.
-    preloaded_event: list[dict[str, Any] | None] = field(default_factory=list)
+    # What was read with the claimed batch (sync/worker.py): the job's first look takes it,
+    # any later look reads afresh.
+    preload: Preload = field(default_factory=Preload)
 
     async def db_call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
         return await self.db.in_thread(fn, self.db, *args, **kwargs)
@@ -74,16 +72,16 @@ class JobRun:
         """What Outbound knows of the job's contact (None: the contact or its enrollment is
         gone). No other job for this person and organisation runs meanwhile (the claim
         serialises them), so the batch's read is as fresh as one made now."""
-        if self.preloaded:
-            return self.preloaded.pop()
+        if self.preload.state:
+            return self.preload.state.pop()
         job = self.job
         assert job.contact_id is not None
         return await self.db_call(load_state, job.connection_id, job.contact_id, job.enrollment_id)
 
     async def event(self) -> dict[str, Any] | None:
         """The event this log-activity job writes (None: it is gone)."""
-        if self.preloaded_event:
-            return self.preloaded_event.pop()
+        if self.preload.event:
+            return self.preload.event.pop()
         return await self.db_call(
             st.load_event, self.job.payload["event_id"], self.job.connection_id
         )

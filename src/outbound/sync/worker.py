@@ -180,15 +180,7 @@ class Worker:
     ) -> None:
         calls: list[dict[str, Any]] = []
         _calls.set(calls)
-        preload = preload or Preload()
-        run = JobRun(
-            self.db,
-            job,
-            runtime.connector,
-            self._commits,
-            preloaded=preload.state,
-            preloaded_event=preload.event,
-        )
+        run = JobRun(self.db, job, runtime.connector, self._commits, preload=preload or Preload())
         # What to write when the job ends; all of it commits in one transaction (settle).
         outcome: Callable[[Session], Any]
         healthy: bool | None = None
